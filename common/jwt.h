@@ -1,0 +1,63 @@
+// JWT-SVIDs (checklist C): signing and validation.
+#ifndef SIGNET_COMMON_JWT_H_
+#define SIGNET_COMMON_JWT_H_
+
+#include <string>
+#include <vector>
+
+#include <google/protobuf/struct.pb.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/openssl_util.h"
+#include "common/spiffe_id.h"
+
+namespace signet {
+
+class BundleSet;
+
+// Most clock skew tolerated when checking exp/nbf/iat.
+inline constexpr absl::Duration kJwtLeeway = absl::Seconds(30);
+
+struct JwtSvidParams {
+  SpiffeId subject;
+  std::vector<std::string> audience;  // at least one
+  absl::Time issued_at;
+  absl::Time expires_at;
+  std::string issuer;                  // optional "iss"
+};
+
+// SignJwtSvid returns a compact JWS with header {alg, kid, typ:"JWT"} where alg
+// follows the key (ES256 for P-256, ES384 for P-384, RS256 for RSA) and claims
+// sub, aud, exp, iat (and iss when set). ECDSA signatures are JOSE raw r||s.
+[[nodiscard]] absl::StatusOr<std::string> SignJwtSvid(const EVP_PKEY* key, absl::string_view kid,
+                                                      const JwtSvidParams& p);
+
+struct JwtSvid {
+  SpiffeId subject;
+  std::vector<std::string> audience;
+  absl::Time expires_at;
+  std::string key_id;
+  std::string algorithm;
+  google::protobuf::Struct claims;  // every claim of the payload
+};
+
+// ParseJwtSvidInsecure parses and checks a JWT-SVID without its signature:
+// C1 compact form, C3/C4 alg allowlist first, C2 header members, C6 typ, C7
+// sub, C8 aud contains one of `audiences`, C9 exp, C10 nbf/iat not in the
+// future beyond kJwtLeeway. InvalidArgument naming the defect.
+[[nodiscard]] absl::StatusOr<JwtSvid> ParseJwtSvidInsecure(absl::string_view token,
+                                                           const std::vector<std::string>& audiences,
+                                                           absl::Time now);
+
+// ValidateJwtSvid does what ParseJwtSvidInsecure does and verifies the
+// signature with the key named by `kid` in the bundle of sub's trust domain
+// (C5, C12). InvalidArgument naming the defect.
+[[nodiscard]] absl::StatusOr<JwtSvid> ValidateJwtSvid(absl::string_view token,
+                                                      const BundleSet& bundles,
+                                                      absl::string_view audience, absl::Time now);
+
+}  // namespace signet
+
+#endif  // SIGNET_COMMON_JWT_H_

@@ -1,0 +1,1 @@
+#include "common/openssl_util.h"

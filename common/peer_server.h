@@ -1,0 +1,72 @@
+// Serving gRPC on a unix socket with kernel-attested caller identity: we
+// accept connections ourselves, read SO_PEERCRED, and hand each fd to the gRPC
+// server. A call's peer() is then "fd:N", which PeerRegistry resolves.
+#ifndef SIGNET_COMMON_PEER_SERVER_H_
+#define SIGNET_COMMON_PEER_SERVER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <grpcpp/server.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace signet {
+
+struct PeerCred {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int fd = -1;
+  uint64_t conn_id = 0;  // unique per accepted connection
+};
+
+// UnixSocketServer binds a unix socket, accepts connections on its own
+// thread, and passes each to a grpc::Server. Thread-safe.
+class UnixSocketServer {
+ public:
+  // Create binds `path` (removing a stale socket file), creating the parent
+  // directory with `dir_mode` and setting the socket to `socket_mode`.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<UnixSocketServer>> Create(
+      const std::string& path, mode_t dir_mode, mode_t socket_mode);
+  ~UnixSocketServer();
+  UnixSocketServer(const UnixSocketServer&) = delete;
+  UnixSocketServer& operator=(const UnixSocketServer&) = delete;
+
+  // Start begins accepting for `server` (which must outlive Stop()).
+  void Start(grpc::Server* server);
+  // Stop stops accepting and unlinks the socket.
+  void Stop();
+
+  // Lookup resolves a call's peer() ("fd:N") to the credentials read at
+  // accept time. NotFound when unknown.
+  [[nodiscard]] absl::StatusOr<PeerCred> Lookup(const std::string& peer) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  UnixSocketServer(std::string path, int listen_fd) : path_(std::move(path)), listen_fd_(listen_fd) {}
+  void AcceptLoop(grpc::Server* server);
+
+  const std::string path_;
+  const int listen_fd_;
+  int wake_pipe_[2] = {-1, -1};
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> next_conn_id_{1};
+
+  mutable absl::Mutex mu_;
+  // Guarded by mu_
+  std::map<int, PeerCred> peers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace signet
+
+#endif  // SIGNET_COMMON_PEER_SERVER_H_

@@ -1,0 +1,1 @@
+#include "common/spiffe_id.h"

@@ -1,0 +1,1 @@
+#include "common/x509.h"

@@ -1,0 +1,110 @@
+// X.509 CAs and SVIDs (checklist B): issuing, encoding and verifying.
+#ifndef SIGNET_COMMON_X509_H_
+#define SIGNET_COMMON_X509_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/openssl_util.h"
+#include "common/spiffe_id.h"
+
+namespace signet {
+
+class BundleSet;
+
+// How far NotBefore is set in the past to absorb clock skew.
+inline constexpr absl::Duration kNotBeforeBackdate = absl::Seconds(10);
+
+struct CaParams {
+  TrustDomain trust_domain;           // URI SAN "spiffe://<td>" (no path, B9)
+  std::string common_name = "Signet CA";
+  std::string organization = "SPIFFE";
+  absl::Time now;                     // NotBefore = now - kNotBeforeBackdate
+  absl::Duration ttl = absl::Hours(24);
+};
+
+// CreateSelfSignedCa returns a self-signed CA certificate for `key`: cA=true
+// (critical basicConstraints), critical keyUsage keyCertSign|cRLSign|
+// digitalSignature, SKI, URI SAN spiffe://<td>, positive random serial.
+[[nodiscard]] absl::StatusOr<X509Ptr> CreateSelfSignedCa(const EVP_PKEY* key, const CaParams& p);
+
+// CreateIntermediateCa returns a CA certificate for `subject_key` signed by
+// `issuer`/`issuer_key`; NotAfter is capped at the issuer's NotAfter.
+[[nodiscard]] absl::StatusOr<X509Ptr> CreateIntermediateCa(const X509* issuer,
+                                                           const EVP_PKEY* issuer_key,
+                                                           const EVP_PKEY* subject_key,
+                                                           const CaParams& p);
+
+struct LeafParams {
+  SpiffeId id;                        // must have a non-root path (B2)
+  std::vector<std::string> dns_names; // optional DNS SANs; the first is also the CN
+  absl::Time now;
+  absl::Duration ttl = absl::Hours(1);
+};
+
+// IssueLeaf returns an X.509-SVID for `subject_key`'s public part: exactly one
+// URI SAN, critical keyUsage digitalSignature|keyEncipherment|keyAgreement
+// (keyEncipherment only for RSA), EKU serverAuth+clientAuth, critical
+// basicConstraints CA:FALSE, AKI/SKI, positive random serial, NotBefore
+// backdated kNotBeforeBackdate, NotAfter capped at the issuer's NotAfter.
+[[nodiscard]] absl::StatusOr<X509Ptr> IssueLeaf(const X509* issuer, const EVP_PKEY* issuer_key,
+                                                const EVP_PKEY* subject_key, const LeafParams& p);
+
+// ParseCsrDer parses a DER PKCS#10 request and verifies its self-signature.
+// InvalidArgument when it does not parse or the signature is wrong.
+[[nodiscard]] absl::StatusOr<X509ReqPtr> ParseCsrDer(absl::string_view der);
+
+// CsrPublicKey returns the (owned) public key of a parsed CSR.
+[[nodiscard]] absl::StatusOr<EvpPkeyPtr> CsrPublicKey(const X509_REQ* csr);
+
+// CsrUriSans returns the URI SANs requested in a CSR's extensionRequest.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> CsrUriSans(const X509_REQ* csr);
+
+// IssueLeafFromCsr verifies the CSR signature and issues a leaf for its key
+// using `p` (the CSR's own subject and SANs are not trusted).
+[[nodiscard]] absl::StatusOr<X509Ptr> IssueLeafFromCsr(const X509* issuer,
+                                                       const EVP_PKEY* issuer_key,
+                                                       absl::string_view csr_der,
+                                                       const LeafParams& p);
+
+// CreateCsrDer returns a DER CSR signed by `key`; with `id` set it carries
+// that URI SAN.
+[[nodiscard]] absl::StatusOr<std::string> CreateCsrDer(const EVP_PKEY* key,
+                                                       const SpiffeId* id = nullptr);
+
+// Encoding.
+[[nodiscard]] absl::StatusOr<std::string> CertToDer(const X509* cert);
+[[nodiscard]] absl::StatusOr<std::string> CertToPem(const X509* cert);
+[[nodiscard]] absl::StatusOr<X509Ptr> ParseCertDer(absl::string_view der);
+// ParseCertsDer parses concatenated DER certificates (at least one).
+[[nodiscard]] absl::StatusOr<std::vector<X509Ptr>> ParseCertsDer(absl::string_view der);
+// ParseCertsPem parses every CERTIFICATE block (at least one).
+[[nodiscard]] absl::StatusOr<std::vector<X509Ptr>> ParseCertsPem(absl::string_view pem);
+// CopyCert returns another owning reference (X509_up_ref).
+X509Ptr CopyCert(const X509* cert);
+
+absl::Time CertNotBefore(const X509* cert);
+absl::Time CertNotAfter(const X509* cert);
+// CertSerialHex returns the serial number in lowercase hex.
+std::string CertSerialHex(const X509* cert);
+// CertIsCa reports basicConstraints cA=true.
+bool CertIsCa(const X509* cert);
+
+// SpiffeIdFromCert returns the SPIFFE ID of a certificate with exactly one URI
+// SAN (B1). InvalidArgument otherwise.
+[[nodiscard]] absl::StatusOr<SpiffeId> SpiffeIdFromCert(const X509* cert);
+
+// VerifyX509Svid validates `chain` (leaf first, then intermediates) at time
+// `now` against the bundle of the leaf's trust domain in `bundles` (B12-B14):
+// leaf checks B1, B2, B4, B6, B10/B13 then RFC 5280 path validation. Returns
+// the leaf's SPIFFE ID, or PermissionDenied/InvalidArgument naming the defect
+// (InvalidArgument for a malformed leaf, PermissionDenied for an untrusted one).
+[[nodiscard]] absl::StatusOr<SpiffeId> VerifyX509Svid(const std::vector<X509Ptr>& chain,
+                                                      const BundleSet& bundles, absl::Time now);
+
+}  // namespace signet
+
+#endif  // SIGNET_COMMON_X509_H_

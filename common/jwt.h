@@ -2,10 +2,10 @@
 #ifndef SIGNET_COMMON_JWT_H_
 #define SIGNET_COMMON_JWT_H_
 
+#include <google/protobuf/struct.pb.h>
+
 #include <string>
 #include <vector>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -25,7 +25,7 @@ struct JwtSvidParams {
   std::vector<std::string> audience;  // at least one
   absl::Time issued_at;
   absl::Time expires_at;
-  std::string issuer;                  // optional "iss"
+  std::string issuer;  // optional "iss"
 };
 
 // SignJwtSvid returns a compact JWS with header {alg, kid, typ:"JWT"} where alg
@@ -33,6 +33,15 @@ struct JwtSvidParams {
 // sub, aud, exp, iat (and iss when set). ECDSA signatures are JOSE raw r||s.
 [[nodiscard]] absl::StatusOr<std::string> SignJwtSvid(const EVP_PKEY* key, absl::string_view kid,
                                                       const JwtSvidParams& p);
+
+// SignCompactJws returns "<b64url(header_json)>.<b64url(payload_json)>.<sig>"
+// signed with `key` using JWS algorithm `alg` (RS256/384/512, PS256/384/512,
+// ES256/384/512; ECDSA signatures as raw r||s). The JSON texts are used as
+// given and not checked (tests and tools build unusual tokens with it).
+// InvalidArgument for an unknown alg or one that does not fit the key.
+[[nodiscard]] absl::StatusOr<std::string> SignCompactJws(const EVP_PKEY* key, absl::string_view alg,
+                                                         absl::string_view header_json,
+                                                         absl::string_view payload_json);
 
 struct JwtSvid {
   SpiffeId subject;
@@ -47,9 +56,8 @@ struct JwtSvid {
 // C1 compact form, C3/C4 alg allowlist first, C2 header members, C6 typ, C7
 // sub, C8 aud contains one of `audiences`, C9 exp, C10 nbf/iat not in the
 // future beyond kJwtLeeway. InvalidArgument naming the defect.
-[[nodiscard]] absl::StatusOr<JwtSvid> ParseJwtSvidInsecure(absl::string_view token,
-                                                           const std::vector<std::string>& audiences,
-                                                           absl::Time now);
+[[nodiscard]] absl::StatusOr<JwtSvid> ParseJwtSvidInsecure(
+    absl::string_view token, const std::vector<std::string>& audiences, absl::Time now);
 
 // ValidateJwtSvid does what ParseJwtSvidInsecure does and verifies the
 // signature with the key named by `kid` in the bundle of sub's trust domain

@@ -4,6 +4,7 @@
 #ifndef SIGNET_COMMON_PEER_SERVER_H_
 #define SIGNET_COMMON_PEER_SERVER_H_
 
+#include <grpcpp/server.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -11,8 +12,6 @@
 #include <map>
 #include <string>
 #include <thread>
-
-#include <grpcpp/server.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -40,9 +39,14 @@ class UnixSocketServer {
   UnixSocketServer(const UnixSocketServer&) = delete;
   UnixSocketServer& operator=(const UnixSocketServer&) = delete;
 
-  // Start begins accepting for `server` (which must outlive Stop()).
+  // Start begins accepting for `server` (which must outlive Stop()). The
+  // server must have been built without listening ports. Calling Start twice
+  // has no effect.
   void Start(grpc::Server* server);
-  // Stop stops accepting and unlinks the socket.
+  // Stop stops accepting, joins the accept thread, closes the listening
+  // socket and unlinks the socket file (only if it is still the one we
+  // bound). Idempotent; also run by the destructor. Call it before
+  // server->Shutdown() so that no connection is handed over afterwards.
   void Stop();
 
   // Lookup resolves a call's peer() ("fd:N") to the credentials read at
@@ -52,12 +56,18 @@ class UnixSocketServer {
   const std::string& path() const { return path_; }
 
  private:
-  UnixSocketServer(std::string path, int listen_fd) : path_(std::move(path)), listen_fd_(listen_fd) {}
+  UnixSocketServer(std::string path, int listen_fd)
+      : path_(std::move(path)), listen_fd_(listen_fd) {}
   void AcceptLoop(grpc::Server* server);
 
   const std::string path_;
   const int listen_fd_;
   int wake_pipe_[2] = {-1, -1};
+  // Identity of the socket file we bound, so Stop() never unlinks a file
+  // another server put there later.
+  dev_t sock_dev_ = 0;
+  ino_t sock_ino_ = 0;
+  bool started_ = false;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> next_conn_id_{1};

@@ -48,8 +48,7 @@ absl::Status ValidateTrustDomainName(absl::string_view name) {
   }
   if (name.size() > kMaxTrustDomainLength) {
     return absl::InvalidArgumentError(absl::StrCat("trust domain is too long (", name.size(),
-                                                   " bytes; maximum ", kMaxTrustDomainLength,
-                                                   ")"));
+                                                   " bytes; maximum ", kMaxTrustDomainLength, ")"));
   }
   return absl::OkStatus();
 }
@@ -58,8 +57,8 @@ absl::Status ValidateTrustDomainName(absl::string_view name) {
 // exceeds kMaxSpiffeIdLength.
 absl::Status CheckIdLength(size_t len) {
   if (len > kMaxSpiffeIdLength) {
-    return absl::InvalidArgumentError(absl::StrCat("SPIFFE ID is too long (", len,
-                                                   " bytes; maximum ", kMaxSpiffeIdLength, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SPIFFE ID is too long (", len, " bytes; maximum ", kMaxSpiffeIdLength, ")"));
   }
   return absl::OkStatus();
 }

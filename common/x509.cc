@@ -1,1 +1,600 @@
 #include "common/x509.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/bundle.h"
+#include "common/keys.h"
+#include "common/status_macros.h"
+
+namespace signet {
+namespace {
+
+// Serial numbers are 128 random bits with the top bit cleared, so they are
+// always positive (B18) and encode in at most 16 content bytes.
+constexpr size_t kSerialBytes = 16;
+
+// The longest CommonName X.520 allows (ub-common-name).
+constexpr size_t kMaxCommonNameLength = 64;
+
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpensslDeleter<ASN1_TIME, ASN1_TIME_free>>;
+using X509NamePtr = std::unique_ptr<X509_NAME, OpensslDeleter<X509_NAME, X509_NAME_free>>;
+using GeneralNamePtr =
+    std::unique_ptr<GENERAL_NAME, OpensslDeleter<GENERAL_NAME, GENERAL_NAME_free>>;
+
+// SetRandomSerial gives `cert` a positive random serial. Internal on failure.
+absl::Status SetRandomSerial(X509* cert) {
+  ASSIGN_OR_RETURN(std::string bytes, RandomBytes(kSerialBytes));
+  bytes[0] = static_cast<char>(static_cast<unsigned char>(bytes[0]) & 0x7f);
+  BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                         static_cast<int>(bytes.size()), nullptr));
+  if (bn == nullptr) return OpensslError("BN_bin2bn");
+  if (BN_is_zero(bn.get()) && BN_one(bn.get()) != 1) return OpensslError("BN_one");
+  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (serial == nullptr) return OpensslError("BN_to_ASN1_INTEGER");
+  if (X509_set_serialNumber(cert, serial.get()) != 1) return OpensslError("setting serial");
+  return absl::OkStatus();
+}
+
+// SetValidity sets NotBefore/NotAfter. InvalidArgument when empty.
+absl::Status SetValidity(X509* cert, absl::Time not_before, absl::Time not_after) {
+  if (not_after <= not_before) {
+    return absl::InvalidArgumentError("certificate validity period is empty");
+  }
+  if (ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(not_after)) == nullptr) {
+    return OpensslError("setting validity");
+  }
+  return absl::OkStatus();
+}
+
+// BuildName returns a name with O=`org` (when set) and CN=`cn` (when set and
+// short enough). Internal on failure.
+absl::StatusOr<X509NamePtr> BuildName(absl::string_view org, absl::string_view cn) {
+  X509NamePtr name(X509_NAME_new());
+  if (name == nullptr) return OpensslError("X509_NAME_new");
+  auto add = [&](const char* field, absl::string_view value) -> absl::Status {
+    if (X509_NAME_add_entry_by_txt(name.get(), field, MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(value.data()),
+                                   static_cast<int>(value.size()), -1, 0) != 1) {
+      return OpensslError(absl::StrCat("adding ", field, " to name"),
+                          absl::StatusCode::kInvalidArgument);
+    }
+    return absl::OkStatus();
+  };
+  if (!org.empty()) RETURN_IF_ERROR(add("O", org));
+  if (!cn.empty() && cn.size() <= kMaxCommonNameLength) RETURN_IF_ERROR(add("CN", cn));
+  return name;
+}
+
+// AddConfExtension adds one extension given in openssl.cnf syntax (`value`
+// contains only fixed keywords, never user data). Internal on failure.
+absl::Status AddConfExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+  X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, ctx, nid, value));
+  if (ext == nullptr) return OpensslError(absl::StrCat("building extension ", OBJ_nid2sn(nid)));
+  if (X509_add_ext(cert, ext.get(), -1) != 1) {
+    return OpensslError(absl::StrCat("adding extension ", OBJ_nid2sn(nid)));
+  }
+  return absl::OkStatus();
+}
+
+// PushName appends a URI or DNS general name to `names`.
+absl::Status PushName(GENERAL_NAMES* names, int type, absl::string_view value) {
+  GeneralNamePtr gn(GENERAL_NAME_new());
+  ASN1_IA5STRING* str = ASN1_IA5STRING_new();
+  if (gn == nullptr || str == nullptr) {
+    ASN1_IA5STRING_free(str);
+    return OpensslError("allocating general name");
+  }
+  if (ASN1_STRING_set(str, value.data(), static_cast<int>(value.size())) != 1) {
+    ASN1_IA5STRING_free(str);
+    return OpensslError("setting general name");
+  }
+  GENERAL_NAME_set0_value(gn.get(), type, str);
+  if (sk_GENERAL_NAME_push(names, gn.get()) == 0) return OpensslError("pushing general name");
+  gn.release();
+  return absl::OkStatus();
+}
+
+// BuildSans returns a GENERAL_NAMES with URI `uri` then DNS `dns_names`.
+absl::StatusOr<GeneralNamesPtr> BuildSans(absl::string_view uri,
+                                          const std::vector<std::string>& dns_names) {
+  GeneralNamesPtr names(GENERAL_NAMES_new());
+  if (names == nullptr) return OpensslError("GENERAL_NAMES_new");
+  RETURN_IF_ERROR(PushName(names.get(), GEN_URI, uri));
+  for (const std::string& dns : dns_names) {
+    for (char c : dns) {
+      if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid DNS name \"", dns, "\""));
+      }
+    }
+    if (dns.empty()) return absl::InvalidArgumentError("empty DNS name");
+    RETURN_IF_ERROR(PushName(names.get(), GEN_DNS, dns));
+  }
+  return names;
+}
+
+// DigestFor picks the signature digest for an issuer key: SHA-384 for P-384,
+// SHA-256 otherwise.
+const EVP_MD* DigestFor(const EVP_PKEY* key) {
+  absl::StatusOr<KeyType> t = KeyTypeOf(key);
+  if (t.ok() && *t == KeyType::kEcP384) return EVP_sha384();
+  return EVP_sha256();
+}
+
+// Sign signs `cert` with `key`. Internal on failure.
+absl::Status SignCert(X509* cert, const EVP_PKEY* key) {
+  // X509_sign does not modify the key; its prototype is merely not const.
+  if (X509_sign(cert, const_cast<EVP_PKEY*>(key), DigestFor(key)) <= 0) {
+    return OpensslError("signing certificate");
+  }
+  return absl::OkStatus();
+}
+
+// Asn1TimeToTime converts an ASN.1 time; InfinitePast when it is unreadable.
+absl::Time Asn1TimeToTime(const ASN1_TIME* t) {
+  struct tm tm = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    ClearOpensslErrors();
+    return absl::InfinitePast();
+  }
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+// CheckIssuer checks that `issuer` is a CA and that `issuer_key` is its key.
+absl::Status CheckIssuer(const X509* issuer, const EVP_PKEY* issuer_key) {
+  if (issuer == nullptr || issuer_key == nullptr) {
+    return absl::InvalidArgumentError("issuer certificate and key are required");
+  }
+  if (!CertIsCa(issuer)) return absl::InvalidArgumentError("issuer certificate is not a CA");
+  if (!PublicKeysEqual(X509_get0_pubkey(issuer), issuer_key)) {
+    return absl::InvalidArgumentError("issuer key does not match the issuer certificate");
+  }
+  return absl::OkStatus();
+}
+
+// CappedNotAfter returns min(now + ttl, issuer NotAfter), or
+// FailedPrecondition when the issuer has already expired at `now`.
+absl::StatusOr<absl::Time> CappedNotAfter(const X509* issuer, absl::Time now, absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("ttl must be positive");
+  absl::Time issuer_not_after = CertNotAfter(issuer);
+  if (issuer_not_after <= now) {
+    return absl::FailedPreconditionError("issuer certificate has expired");
+  }
+  return std::min(now + ttl, issuer_not_after);
+}
+
+// NewCert returns a v3 certificate with serial, validity, subject, issuer
+// name and public key set.
+absl::StatusOr<X509Ptr> NewCert(const X509_NAME* issuer_name, const X509_NAME* subject,
+                                const EVP_PKEY* subject_key, absl::Time not_before,
+                                absl::Time not_after) {
+  if (subject_key == nullptr) return absl::InvalidArgumentError("subject key is required");
+  X509Ptr cert(X509_new());
+  if (cert == nullptr) return OpensslError("X509_new");
+  if (X509_set_version(cert.get(), X509_VERSION_3) != 1) return OpensslError("setting version");
+  RETURN_IF_ERROR(SetRandomSerial(cert.get()));
+  RETURN_IF_ERROR(SetValidity(cert.get(), not_before, not_after));
+  if (X509_set_subject_name(cert.get(), subject) != 1 ||
+      X509_set_issuer_name(cert.get(), issuer_name) != 1) {
+    return OpensslError("setting names");
+  }
+  // X509_set_pubkey takes its own reference; it does not modify the key.
+  if (X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(subject_key)) != 1) {
+    return OpensslError("setting public key", absl::StatusCode::kInvalidArgument);
+  }
+  return cert;
+}
+
+// AddCaExtensions adds basicConstraints, keyUsage, SKI, AKI (when `issuer` is
+// not the cert itself) and the trust domain URI SAN.
+absl::Status AddCaExtensions(X509* cert, const X509* issuer, const TrustDomain& td) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, const_cast<X509*>(issuer), cert, nullptr, nullptr, 0);
+  RETURN_IF_ERROR(AddConfExtension(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
+  RETURN_IF_ERROR(
+      AddConfExtension(cert, &ctx, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
+  RETURN_IF_ERROR(AddConfExtension(cert, &ctx, NID_subject_key_identifier, "hash"));
+  if (issuer != cert) {
+    RETURN_IF_ERROR(AddConfExtension(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
+  }
+  ASSIGN_OR_RETURN(GeneralNamesPtr sans, BuildSans(td.IdString(), {}));
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, sans.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return OpensslError("adding subjectAltName");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<X509Ptr> CreateSelfSignedCa(const EVP_PKEY* key, const CaParams& p) {
+  if (key == nullptr) return absl::InvalidArgumentError("CA key is required");
+  if (p.ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("ttl must be positive");
+  ASSIGN_OR_RETURN(X509NamePtr name, BuildName(p.organization, p.common_name));
+  ASSIGN_OR_RETURN(X509Ptr cert,
+                   NewCert(name.get(), name.get(), key, p.now - kNotBeforeBackdate, p.now + p.ttl));
+  RETURN_IF_ERROR(AddCaExtensions(cert.get(), cert.get(), p.trust_domain));
+  RETURN_IF_ERROR(SignCert(cert.get(), key));
+  return cert;
+}
+
+absl::StatusOr<X509Ptr> CreateIntermediateCa(const X509* issuer, const EVP_PKEY* issuer_key,
+                                             const EVP_PKEY* subject_key, const CaParams& p) {
+  RETURN_IF_ERROR(CheckIssuer(issuer, issuer_key));
+  ASSIGN_OR_RETURN(absl::Time not_after, CappedNotAfter(issuer, p.now, p.ttl));
+  ASSIGN_OR_RETURN(X509NamePtr name, BuildName(p.organization, p.common_name));
+  ASSIGN_OR_RETURN(X509Ptr cert, NewCert(X509_get_subject_name(issuer), name.get(), subject_key,
+                                         p.now - kNotBeforeBackdate, not_after));
+  RETURN_IF_ERROR(AddCaExtensions(cert.get(), issuer, p.trust_domain));
+  RETURN_IF_ERROR(SignCert(cert.get(), issuer_key));
+  return cert;
+}
+
+absl::StatusOr<X509Ptr> IssueLeaf(const X509* issuer, const EVP_PKEY* issuer_key,
+                                  const EVP_PKEY* subject_key, const LeafParams& p) {
+  if (p.id.path().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("X.509-SVID SPIFFE ID must have a non-root path: \"", p.id.ToString(), "\""));
+  }
+  RETURN_IF_ERROR(CheckIssuer(issuer, issuer_key));
+  ASSIGN_OR_RETURN(absl::Time not_after, CappedNotAfter(issuer, p.now, p.ttl));
+  // A non-empty subject (O=SPIFFE) keeps the SAN extension non-critical (B3).
+  ASSIGN_OR_RETURN(X509NamePtr name,
+                   BuildName("SPIFFE", p.dns_names.empty() ? "" : p.dns_names.front()));
+  ASSIGN_OR_RETURN(X509Ptr cert, NewCert(X509_get_subject_name(issuer), name.get(), subject_key,
+                                         p.now - kNotBeforeBackdate, not_after));
+  X509* c = cert.get();
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, const_cast<X509*>(issuer), c, nullptr, nullptr, 0);
+  RETURN_IF_ERROR(AddConfExtension(c, &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+  // keyEncipherment only makes sense for RSA, keyAgreement only for EC.
+  const char* key_usage = EVP_PKEY_is_a(subject_key, "RSA")
+                              ? "critical,digitalSignature,keyEncipherment"
+                              : "critical,digitalSignature,keyAgreement";
+  RETURN_IF_ERROR(AddConfExtension(c, &ctx, NID_key_usage, key_usage));
+  RETURN_IF_ERROR(AddConfExtension(c, &ctx, NID_ext_key_usage, "serverAuth,clientAuth"));
+  RETURN_IF_ERROR(AddConfExtension(c, &ctx, NID_subject_key_identifier, "hash"));
+  RETURN_IF_ERROR(AddConfExtension(c, &ctx, NID_authority_key_identifier, "keyid:always"));
+  ASSIGN_OR_RETURN(GeneralNamesPtr sans, BuildSans(p.id.ToString(), p.dns_names));
+  if (X509_add1_ext_i2d(c, NID_subject_alt_name, sans.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return OpensslError("adding subjectAltName");
+  }
+  RETURN_IF_ERROR(SignCert(c, issuer_key));
+  return cert;
+}
+
+absl::StatusOr<X509ReqPtr> ParseCsrDer(absl::string_view der) {
+  if (der.empty()) return absl::InvalidArgumentError("empty CSR");
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  if (req == nullptr) {
+    return OpensslError("CSR does not parse", absl::StatusCode::kInvalidArgument);
+  }
+  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return absl::InvalidArgumentError("CSR has trailing data");
+  }
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
+  if (pub == nullptr) {
+    return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
+  }
+  if (X509_REQ_verify(req.get(), pub) != 1) {
+    ClearOpensslErrors();
+    return absl::InvalidArgumentError("CSR signature is invalid");
+  }
+  return req;
+}
+
+absl::StatusOr<EvpPkeyPtr> CsrPublicKey(const X509_REQ* csr) {
+  if (csr == nullptr) return absl::InvalidArgumentError("null CSR");
+  // X509_REQ_get_pubkey only takes a reference; its prototype is not const.
+  EvpPkeyPtr key(X509_REQ_get_pubkey(const_cast<X509_REQ*>(csr)));
+  if (key == nullptr) {
+    return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
+  }
+  return key;
+}
+
+absl::StatusOr<std::vector<std::string>> CsrUriSans(const X509_REQ* csr) {
+  if (csr == nullptr) return absl::InvalidArgumentError("null CSR");
+  std::vector<std::string> out;
+  X509ExtensionStackPtr exts(X509_REQ_get_extensions(const_cast<X509_REQ*>(csr)));
+  if (exts == nullptr) {
+    ClearOpensslErrors();
+    return out;
+  }
+  int crit = 0;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509V3_get_d2i(exts.get(), NID_subject_alt_name, &crit, nullptr)));
+  if (names == nullptr) {
+    if (crit == -1) return out;  // no SAN extension
+    return OpensslError("CSR subjectAltName is invalid", absl::StatusCode::kInvalidArgument);
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != GEN_URI) continue;
+    const ASN1_IA5STRING* s = gn->d.uniformResourceIdentifier;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+  }
+  return out;
+}
+
+absl::StatusOr<X509Ptr> IssueLeafFromCsr(const X509* issuer, const EVP_PKEY* issuer_key,
+                                         absl::string_view csr_der, const LeafParams& p) {
+  ASSIGN_OR_RETURN(X509ReqPtr csr, ParseCsrDer(csr_der));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, CsrPublicKey(csr.get()));
+  absl::StatusOr<KeyType> type = KeyTypeOf(key.get());
+  if (!type.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CSR key is not supported: ", type.status().message()));
+  }
+  return IssueLeaf(issuer, issuer_key, key.get(), p);
+}
+
+absl::StatusOr<std::string> CreateCsrDer(const EVP_PKEY* key, const SpiffeId* id) {
+  if (key == nullptr) return absl::InvalidArgumentError("key is required");
+  X509ReqPtr req(X509_REQ_new());
+  if (req == nullptr) return OpensslError("X509_REQ_new");
+  if (X509_REQ_set_version(req.get(), 0) != 1) return OpensslError("setting CSR version");
+  ASSIGN_OR_RETURN(X509NamePtr name, BuildName("SPIFFE", ""));
+  if (X509_REQ_set_subject_name(req.get(), name.get()) != 1) {
+    return OpensslError("setting CSR subject");
+  }
+  if (X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(key)) != 1) {
+    return OpensslError("setting CSR key", absl::StatusCode::kInvalidArgument);
+  }
+  if (id != nullptr) {
+    ASSIGN_OR_RETURN(GeneralNamesPtr sans, BuildSans(id->ToString(), {}));
+    X509ExtensionStackPtr exts(sk_X509_EXTENSION_new_null());
+    if (exts == nullptr) return OpensslError("allocating CSR extensions");
+    X509ExtensionPtr ext(X509V3_EXT_i2d(NID_subject_alt_name, 0, sans.get()));
+    if (ext == nullptr) return OpensslError("encoding CSR subjectAltName");
+    if (sk_X509_EXTENSION_push(exts.get(), ext.get()) == 0) {
+      return OpensslError("pushing CSR extension");
+    }
+    ext.release();
+    if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
+      return OpensslError("adding CSR extensions");
+    }
+  }
+  if (X509_REQ_sign(req.get(), const_cast<EVP_PKEY*>(key), DigestFor(key)) <= 0) {
+    return OpensslError("signing CSR");
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509_REQ(req.get(), &der);
+  if (len <= 0) return OpensslError("encoding CSR");
+  OpensslBytesPtr owned(der);
+  return std::string(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+}
+
+absl::StatusOr<std::string> CertToDer(const X509* cert) {
+  if (cert == nullptr) return absl::InvalidArgumentError("null certificate");
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0) return OpensslError("encoding certificate");
+  OpensslBytesPtr owned(der);
+  return std::string(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+}
+
+absl::StatusOr<std::string> CertToPem(const X509* cert) {
+  if (cert == nullptr) return absl::InvalidArgumentError("null certificate");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr) return OpensslError("BIO_new");
+  if (PEM_write_bio_X509(bio.get(), cert) != 1) return OpensslError("writing certificate PEM");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  if (len <= 0 || data == nullptr) return OpensslError("reading certificate PEM");
+  return std::string(data, static_cast<size_t>(len));
+}
+
+absl::StatusOr<X509Ptr> ParseCertDer(absl::string_view der) {
+  if (der.empty()) return absl::InvalidArgumentError("empty certificate DER");
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (cert == nullptr) {
+    return OpensslError("certificate DER does not parse", absl::StatusCode::kInvalidArgument);
+  }
+  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return absl::InvalidArgumentError("certificate DER has trailing data");
+  }
+  return cert;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParseCertsDer(absl::string_view der) {
+  if (der.empty()) return absl::InvalidArgumentError("empty certificate DER");
+  std::vector<X509Ptr> out;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* end = p + der.size();
+  while (p < end) {
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(end - p)));
+    if (cert == nullptr) {
+      return OpensslError(absl::StrCat("certificate ", out.size(), " in DER does not parse"),
+                          absl::StatusCode::kInvalidArgument);
+    }
+    out.push_back(std::move(cert));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParseCertsPem(absl::string_view pem) {
+  if (pem.empty()) return absl::InvalidArgumentError("empty certificate PEM");
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return OpensslError("BIO_new_mem_buf");
+  std::vector<X509Ptr> out;
+  ClearOpensslErrors();
+  for (;;) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (cert == nullptr) {
+      unsigned long e = ERR_peek_last_error();
+      if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+        ClearOpensslErrors();
+        break;
+      }
+      return OpensslError(absl::StrCat("certificate ", out.size(), " in PEM does not parse"),
+                          absl::StatusCode::kInvalidArgument);
+    }
+    out.push_back(std::move(cert));
+  }
+  if (out.empty()) return absl::InvalidArgumentError("no CERTIFICATE block in PEM");
+  return out;
+}
+
+X509Ptr CopyCert(const X509* cert) {
+  if (cert == nullptr) return nullptr;
+  X509* c = const_cast<X509*>(cert);
+  X509_up_ref(c);
+  return X509Ptr(c);
+}
+
+absl::Time CertNotBefore(const X509* cert) { return Asn1TimeToTime(X509_get0_notBefore(cert)); }
+
+absl::Time CertNotAfter(const X509* cert) { return Asn1TimeToTime(X509_get0_notAfter(cert)); }
+
+std::string CertSerialHex(const X509* cert) {
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+  BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (bn == nullptr) {
+    ClearOpensslErrors();
+    return std::string();
+  }
+  OpensslStringPtr hex(BN_bn2hex(bn.get()));
+  if (hex == nullptr) {
+    ClearOpensslErrors();
+    return std::string();
+  }
+  return absl::AsciiStrToLower(hex.get());
+}
+
+bool CertIsCa(const X509* cert) {
+  if (cert == nullptr) return false;
+  // X509_get_extension_flags caches the parsed extensions; the prototype is
+  // not const.
+  return (X509_get_extension_flags(const_cast<X509*>(cert)) & EXFLAG_CA) != 0;
+}
+
+absl::StatusOr<SpiffeId> SpiffeIdFromCert(const X509* cert) {
+  if (cert == nullptr) return absl::InvalidArgumentError("null certificate");
+  int crit = 0;
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  if (names == nullptr) {
+    if (crit == -2) {
+      return absl::InvalidArgumentError("certificate has more than one subjectAltName extension");
+    }
+    if (crit >= 0) {
+      return OpensslError("certificate subjectAltName is invalid",
+                          absl::StatusCode::kInvalidArgument);
+    }
+    return absl::InvalidArgumentError("certificate must have exactly one URI SAN, found 0");
+  }
+  const ASN1_IA5STRING* uri = nullptr;
+  int count = 0;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != GEN_URI) continue;
+    ++count;
+    uri = gn->d.uniformResourceIdentifier;
+  }
+  if (count != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate must have exactly one URI SAN, found ", count));
+  }
+  absl::string_view s(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                      static_cast<size_t>(ASN1_STRING_length(uri)));
+  absl::StatusOr<SpiffeId> id = SpiffeId::FromString(s);
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate URI SAN is not a valid SPIFFE ID: ", id.status().message()));
+  }
+  return id;
+}
+
+absl::StatusOr<SpiffeId> VerifyX509Svid(const std::vector<X509Ptr>& chain, const BundleSet& bundles,
+                                        absl::Time now) {
+  if (chain.empty() || chain.front() == nullptr) {
+    return absl::InvalidArgumentError("certificate chain is empty");
+  }
+  X509* leaf = chain.front().get();
+  // Leaf checks (B1, B2, B4/B10, B6/B13) come first: they do not depend on
+  // which bundle is trusted.
+  ASSIGN_OR_RETURN(SpiffeId id, SpiffeIdFromCert(leaf));
+  if (id.path().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "leaf certificate SPIFFE ID must have a non-root path: \"", id.ToString(), "\""));
+  }
+  const uint32_t flags = X509_get_extension_flags(leaf);
+  if ((flags & EXFLAG_CA) != 0) {
+    return absl::InvalidArgumentError("leaf certificate must not be a CA");
+  }
+  if ((flags & EXFLAG_KUSAGE) == 0) {
+    return absl::InvalidArgumentError("leaf certificate must have a keyUsage extension");
+  }
+  const uint32_t ku = X509_get_key_usage(leaf);
+  if ((ku & KU_DIGITAL_SIGNATURE) == 0) {
+    return absl::InvalidArgumentError(
+        "leaf certificate must have 'digitalSignature' set as key usage");
+  }
+  if ((ku & KU_KEY_CERT_SIGN) != 0) {
+    return absl::InvalidArgumentError(
+        "leaf certificate must not have 'keyCertSign' set as key usage");
+  }
+  if ((ku & KU_CRL_SIGN) != 0) {
+    return absl::InvalidArgumentError("leaf certificate must not have 'cRLSign' set as key usage");
+  }
+
+  // B14: only the bundle of the leaf's own trust domain is trusted.
+  const Bundle* bundle = bundles.Find(id.trust_domain());
+  if (bundle == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("no bundle for trust domain \"", id.trust_domain().name(), "\""));
+  }
+  if (bundle->x509_authorities().empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "bundle for trust domain \"", id.trust_domain().name(), "\" has no X.509 authorities"));
+  }
+
+  X509StorePtr store(X509_STORE_new());
+  X509StackPtr untrusted(sk_X509_new_null());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (store == nullptr || untrusted == nullptr || ctx == nullptr) {
+    return OpensslError("allocating verification context");
+  }
+  for (const X509Ptr& ca : bundle->x509_authorities()) {
+    if (X509_STORE_add_cert(store.get(), ca.get()) != 1) {
+      return OpensslError("adding trust anchor");
+    }
+  }
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (chain[i] == nullptr) return absl::InvalidArgumentError("null certificate in chain");
+    if (!X509_add_cert(untrusted.get(), chain[i].get(), X509_ADD_FLAG_UP_REF)) {
+      return OpensslError("adding intermediate");
+    }
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get()) != 1) {
+    return OpensslError("initialising verification context");
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
+  // Every bundle authority is a trust anchor, self-signed or not (as in
+  // go-spiffe, whose roots pool has the same semantics).
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    ClearOpensslErrors();
+    return absl::PermissionDeniedError(
+        absl::StrCat("X.509-SVID verification failed: ", X509_verify_cert_error_string(err)));
+  }
+  return id;
+}
+
+}  // namespace signet

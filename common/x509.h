@@ -19,10 +19,10 @@ class BundleSet;
 inline constexpr absl::Duration kNotBeforeBackdate = absl::Seconds(10);
 
 struct CaParams {
-  TrustDomain trust_domain;           // URI SAN "spiffe://<td>" (no path, B9)
+  TrustDomain trust_domain;  // URI SAN "spiffe://<td>" (no path, B9)
   std::string common_name = "Signet CA";
   std::string organization = "SPIFFE";
-  absl::Time now;                     // NotBefore = now - kNotBeforeBackdate
+  absl::Time now;  // NotBefore = now - kNotBeforeBackdate
   absl::Duration ttl = absl::Hours(24);
 };
 
@@ -39,17 +39,22 @@ struct CaParams {
                                                            const CaParams& p);
 
 struct LeafParams {
-  SpiffeId id;                        // must have a non-root path (B2)
-  std::vector<std::string> dns_names; // optional DNS SANs; the first is also the CN
+  SpiffeId id;                         // must have a non-root path (B2)
+  std::vector<std::string> dns_names;  // optional DNS SANs; the first is also the CN
   absl::Time now;
   absl::Duration ttl = absl::Hours(1);
 };
 
 // IssueLeaf returns an X.509-SVID for `subject_key`'s public part: exactly one
 // URI SAN, critical keyUsage digitalSignature|keyEncipherment|keyAgreement
-// (keyEncipherment only for RSA), EKU serverAuth+clientAuth, critical
-// basicConstraints CA:FALSE, AKI/SKI, positive random serial, NotBefore
-// backdated kNotBeforeBackdate, NotAfter capped at the issuer's NotAfter.
+// (keyEncipherment only for RSA keys, keyAgreement only for EC keys), EKU
+// serverAuth+clientAuth, critical basicConstraints CA:FALSE, AKI/SKI,
+// positive random serial, NotBefore backdated kNotBeforeBackdate, NotAfter
+// capped at the issuer's NotAfter. Subject is O=SPIFFE plus CN=<first DNS
+// name> when it fits (so the SAN extension is non-critical, B3). The
+// signature digest is SHA-384 for a P-384 issuer key, SHA-256 otherwise.
+// InvalidArgument for a root-path ID, a non-CA issuer or a key that does not
+// match the issuer; FailedPrecondition when the issuer has expired at `now`.
 [[nodiscard]] absl::StatusOr<X509Ptr> IssueLeaf(const X509* issuer, const EVP_PKEY* issuer_key,
                                                 const EVP_PKEY* subject_key, const LeafParams& p);
 
@@ -102,6 +107,9 @@ bool CertIsCa(const X509* cert);
 // leaf checks B1, B2, B4, B6, B10/B13 then RFC 5280 path validation. Returns
 // the leaf's SPIFFE ID, or PermissionDenied/InvalidArgument naming the defect
 // (InvalidArgument for a malformed leaf, PermissionDenied for an untrusted one).
+// Every X.509 authority of that one bundle is a trust anchor (self-signed or
+// not, as in go-spiffe); certificates after the leaf are untrusted
+// intermediates; X509_V_FLAG_X509_STRICT is on; EKU is not enforced.
 [[nodiscard]] absl::StatusOr<SpiffeId> VerifyX509Svid(const std::vector<X509Ptr>& chain,
                                                       const BundleSet& bundles, absl::Time now);
 

@@ -1,0 +1,658 @@
+#include "agent/agent.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/bundle.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/x509.h"
+
+namespace signet::agent {
+namespace {
+
+constexpr char kSvidFile[] = "agent_svid.pem";
+constexpr char kKeyFile[] = "agent_key.pem";
+constexpr char kBundleFile[] = "bundle.pem";
+
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// WriteFileAtomic writes `data` to `path` with mode 0600 via a rename.
+absl::Status WriteFileAtomic(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
+  (void)fchmod(fd, 0600);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(err)));
+    }
+    off += n;
+  }
+  fsync(fd);
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Duration Jitter(absl::Duration max) {
+  if (max <= absl::ZeroDuration()) return absl::ZeroDuration();
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::uniform_int_distribution<int64_t> d(0, absl::ToInt64Milliseconds(max));
+  return absl::Milliseconds(d(rng));
+}
+
+bool Retryable(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kUnknown;
+}
+
+bool Servable(const signet::types::RegistrationEntry& e, absl::Time now) {
+  if (e.node() || e.selectors_size() == 0) return false;
+  if (e.entry_expiry() != 0 && absl::FromUnixSeconds(e.entry_expiry()) <= now) return false;
+  return true;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)), td_(*config_.trust_domain) {
+  auto s = std::make_shared<AgentSnapshot>();
+  snapshot_ = std::move(s);
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
+  if (!config.trust_domain) return absl::InvalidArgumentError("trust_domain is required");
+  if (mkdir(config.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data_dir ", config.data_dir, ": ", std::strerror(errno)));
+  }
+  return std::unique_ptr<Agent>(new Agent(std::move(config)));
+}
+
+Agent::~Agent() { Stop(); }
+
+void Agent::Stop() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+    if (sync_ctx_) sync_ctx_->TryCancel();
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+}
+
+std::string Agent::Target() const {
+  std::string host = config_.server_address;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return absl::StrCat(host, ":", config_.server_port);
+}
+
+std::string Agent::DataFile(const std::string& name) const {
+  return config_.data_dir + "/" + name;
+}
+
+std::string Agent::agent_id() {
+  absl::MutexLock l(&mu_);
+  if (!identity_ || identity_->chain.empty()) return "";
+  auto id = SpiffeIdFromCert(identity_->chain[0].get());
+  return id.ok() ? id->ToString() : "";
+}
+
+absl::Status Agent::PersistIdentity(const AgentIdentity& id) {
+  if (config_.key_manager != "disk") return absl::OkStatus();
+  std::string chain;
+  for (const X509Ptr& c : id.chain) {
+    ASSIGN_OR_RETURN(std::string pem, CertToPem(c.get()));
+    chain += pem;
+  }
+  ASSIGN_OR_RETURN(std::string key, PrivateKeyToPkcs8Pem(id.key.get()));
+  RETURN_IF_ERROR(WriteFileAtomic(DataFile(kKeyFile), key));
+  return WriteFileAtomic(DataFile(kSvidFile), chain);
+}
+
+absl::Status Agent::PersistBundle(const Bundle& b) {
+  return WriteFileAtomic(DataFile(kBundleFile), b.X509AuthoritiesPem());
+}
+
+absl::StatusOr<std::shared_ptr<const AgentIdentity>> Agent::LoadPersistedIdentity(
+    const Bundle* bundle) {
+  if (config_.key_manager != "disk") return absl::NotFoundError("memory key manager");
+  if (bundle == nullptr) return absl::NotFoundError("no bundle to check a kept SVID against");
+  ASSIGN_OR_RETURN(std::string chain_pem, ReadFileBytes(DataFile(kSvidFile)));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFileBytes(DataFile(kKeyFile)));
+  auto id = std::make_shared<AgentIdentity>();
+  ASSIGN_OR_RETURN(id->chain, ParseCertsPem(chain_pem));
+  ASSIGN_OR_RETURN(id->key, ParsePrivateKeyPem(key_pem));
+  absl::Time now = absl::Now();
+  if (CertNotAfter(id->chain[0].get()) <= now + absl::Seconds(5)) {
+    return absl::FailedPreconditionError("kept agent SVID has expired");
+  }
+  BundleSet set;
+  set.Put(*bundle);
+  ASSIGN_OR_RETURN(SpiffeId sid, VerifyX509Svid(id->chain, set, now));
+  if (!sid.IsMemberOf(td_)) return absl::FailedPreconditionError("kept SVID is for another TD");
+  EvpPkeyPtr pub(X509_get_pubkey(id->chain[0].get()));
+  if (!pub || !PublicKeysEqual(pub.get(), id->key.get())) {
+    return absl::FailedPreconditionError("kept key does not match the kept SVID");
+  }
+  return std::shared_ptr<const AgentIdentity>(std::move(id));
+}
+
+void Agent::InstallIdentity(std::shared_ptr<const AgentIdentity> id) {
+  absl::MutexLock l(&mu_);
+  identity_ = std::move(id);
+  channel_.reset();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::Channel() {
+  absl::MutexLock l(&mu_);
+  if (channel_) return channel_;
+  ASSIGN_OR_RETURN(channel_, NewServerChannel(Target(), td_, bundle_.get(), identity_.get()));
+  return channel_;
+}
+
+absl::Status Agent::AttestOnce() {
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey(KeyType::kEcP256));
+  std::shared_ptr<const Bundle> bundle;
+  {
+    absl::MutexLock l(&mu_);
+    bundle = bundle_;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> ch,
+                   NewServerChannel(Target(), td_, bundle.get(), nullptr));
+  auto stub = signet::agent::Node::NewStub(ch);
+  ASSIGN_OR_RETURN(AttestOutcome out, AttestAgent(stub.get(), config_, key.get()));
+  if (out.bundle.trust_domain() != td_) {
+    return absl::FailedPreconditionError(absl::StrCat("server bundle is for trust domain ",
+                                                      out.bundle.trust_domain().name()));
+  }
+  auto id = std::make_shared<AgentIdentity>();
+  id->chain = std::move(out.chain);
+  id->key = std::move(key);
+  absl::StatusOr<SpiffeId> sid = SpiffeIdFromCert(id->chain[0].get());
+  if (!sid.ok()) return sid.status();
+  if (absl::Status s = PersistBundle(out.bundle); !s.ok()) {
+    LogWarn("could not persist bundle", {{"error", s.ToString()}});
+  }
+  if (absl::Status s = PersistIdentity(*id); !s.ok()) {
+    LogWarn("could not persist agent SVID", {{"error", s.ToString()}});
+  }
+  {
+    absl::MutexLock l(&mu_);
+    bundle_ = std::make_shared<const Bundle>(std::move(out.bundle));
+  }
+  InstallIdentity(std::move(id));
+  LogInfo("node attestation succeeded", {{"spiffe_id", sid->ToString()}});
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Attest() {
+  // Bootstrap trust: a bundle kept from an earlier run is newer than the
+  // configured one.
+  std::shared_ptr<const Bundle> bundle;
+  for (const std::string& path : {DataFile(kBundleFile), config_.trust_bundle_path}) {
+    if (path.empty()) continue;
+    absl::StatusOr<std::string> pem = ReadFileBytes(path);
+    if (!pem.ok()) {
+      if (path == config_.trust_bundle_path) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot read trust_bundle_path ", path));
+      }
+      continue;
+    }
+    absl::StatusOr<Bundle> b = Bundle::FromX509Pem(td_, *pem);
+    if (!b.ok()) {
+      if (path == config_.trust_bundle_path) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("invalid trust bundle ", path, ": ", b.status().message()));
+      }
+      continue;
+    }
+    bundle = std::make_shared<const Bundle>(std::move(*b));
+    break;
+  }
+  if (!bundle && !config_.insecure_bootstrap) {
+    return absl::FailedPreconditionError("no trust bundle: set trust_bundle_path");
+  }
+  if (!bundle) LogWarn("insecure_bootstrap: the server's identity is not verified for attestation");
+  {
+    absl::MutexLock l(&mu_);
+    bundle_ = bundle;
+  }
+  absl::StatusOr<std::shared_ptr<const AgentIdentity>> kept = LoadPersistedIdentity(bundle.get());
+  if (kept.ok()) {
+    InstallIdentity(*kept);
+    LogInfo("reusing the agent SVID kept in data_dir", {{"spiffe_id", agent_id()}});
+    return absl::OkStatus();
+  }
+  LogDebug("no usable kept agent SVID", {{"reason", kept.status().ToString()}});
+  absl::Duration backoff = absl::Milliseconds(200);
+  for (;;) {
+    absl::Status s = AttestOnce();
+    if (s.ok()) return s;
+    if (!Retryable(s)) return s;
+    LogWarn("server unavailable for attestation; retrying", {{"error", s.ToString()}});
+    absl::MutexLock l(&mu_);
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    (void)stop;
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff)) {
+      return absl::CancelledError("agent stopping");
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+void Agent::StartSync() {
+  absl::MutexLock l(&mu_);
+  threads_.emplace_back([this] { SyncLoop(); });
+  threads_.emplace_back([this] { WorkerLoop(); });
+}
+
+bool Agent::WakeSync() const { return stopping_ || resync_now_; }
+
+void Agent::SyncLoop() {
+  int failures = 0;
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+      resync_now_ = false;
+    }
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> ch = Channel();
+    absl::Status status;
+    if (!ch.ok()) {
+      status = ch.status();
+    } else {
+      auto stub = signet::agent::Node::NewStub(*ch);
+      grpc::ClientContext ctx;
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return;
+        sync_ctx_ = &ctx;
+      }
+      auto reader = stub->Sync(&ctx, signet::agent::SyncRequest());
+      signet::agent::SyncResponse resp;
+      while (reader->Read(&resp)) {
+        failures = 0;
+        absl::MutexLock l(&mu_);
+        pending_sync_ = std::move(resp);
+        resp = signet::agent::SyncResponse();
+      }
+      grpc::Status gs = reader->Finish();
+      {
+        absl::MutexLock l(&mu_);
+        sync_ctx_ = nullptr;
+        if (stopping_) return;
+        if (resync_now_) continue;
+      }
+      status = FromGrpc(gs);
+    }
+    ++failures;
+    LogWarn("entry stream from the server ended; reconnecting", {{"error", status.ToString()}});
+    if (status.code() == absl::StatusCode::kPermissionDenied ||
+        status.code() == absl::StatusCode::kUnauthenticated) {
+      // The server no longer accepts our SVID (evicted, superseded, expired):
+      // attest again when the configured attestor allows it.
+      if (config_.node_attestor == "x509pop" || !config_.join_token.empty()) {
+        absl::Status a = AttestOnce();
+        if (!a.ok()) {
+          LogError("re-attestation failed", {{"error", a.ToString()}});
+        } else {
+          absl::MutexLock l(&mu_);
+          kick_ = true;
+        }
+      }
+    }
+    absl::Duration wait = std::min(absl::Milliseconds(250) * failures, absl::Seconds(5));
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &Agent::WakeSync), wait);
+  }
+}
+
+bool Agent::WorkReady() const { return stopping_ || kick_ || pending_sync_.has_value(); }
+
+void Agent::WorkerLoop() {
+  for (;;) {
+    std::optional<signet::agent::SyncResponse> pending;
+    {
+      absl::MutexLock l(&mu_);
+      mu_.AwaitWithDeadline(absl::Condition(this, &Agent::WorkReady), next_wake_);
+      if (stopping_) return;
+      pending.swap(pending_sync_);
+      kick_ = false;
+    }
+    bool changed = false;
+    if (pending) changed |= ApplySync(*pending);
+    absl::Time now = absl::Now();
+    MaybeRenewAgent(now);
+    changed |= MintDue(now);
+    if (changed) Publish();
+    // Next wake-up: the earliest rotation, retry or renewal.
+    absl::Time next = absl::InfiniteFuture();
+    for (const auto& [id, s] : svids_) next = std::min(next, s.rotate_at);
+    for (const auto& [id, t] : mint_retry_at_) next = std::min(next, t);
+    {
+      absl::MutexLock l(&mu_);
+      if (identity_ && !identity_->chain.empty()) {
+        absl::Time nb = CertNotBefore(identity_->chain[0].get());
+        absl::Time na = CertNotAfter(identity_->chain[0].get());
+        next = std::min(next, std::max(nb + (na - nb) / 2, renew_retry_at_));
+      }
+    }
+    next_wake_ = std::max(next, absl::Now() + absl::Milliseconds(50));
+  }
+}
+
+bool Agent::ApplySync(const signet::agent::SyncResponse& resp) {
+  bool changed = !synced_;
+  synced_ = true;
+  if (!resp.bundle().trust_domain().empty()) {
+    absl::StatusOr<Bundle> b = BundleFromProto(resp.bundle());
+    if (!b.ok()) {
+      LogError("server sent an invalid bundle", {{"error", b.status().ToString()}});
+    } else if (b->trust_domain() != td_) {
+      LogError("server sent a bundle for another trust domain",
+               {{"trust_domain", b->trust_domain().name()}});
+    } else {
+      absl::MutexLock l(&mu_);
+      bool x509_changed = !bundle_ || bundle_->X509AuthoritiesDer() != b->X509AuthoritiesDer();
+      bool any_changed = !bundle_ || !bundle_->SameAuthorities(*b);
+      if (any_changed) {
+        if (x509_changed) {
+          if (absl::Status s = PersistBundle(*b); !s.ok()) {
+            LogWarn("could not persist bundle", {{"error", s.ToString()}});
+          }
+          channel_.reset();  // new roots for the next connection
+        }
+        bundle_ = std::make_shared<const Bundle>(std::move(*b));
+        changed = true;
+        LogInfo("trust bundle updated");
+      }
+    }
+  }
+  std::map<std::string, Bundle> fed;
+  for (const auto& [name, pb] : resp.federated_bundles()) {
+    absl::StatusOr<Bundle> b = BundleFromProto(pb);
+    if (!b.ok()) {
+      LogWarn("invalid federated bundle", {{"trust_domain", name}});
+      continue;
+    }
+    std::string key = b->trust_domain().name();
+    fed.emplace(key, std::move(*b));
+  }
+  if (fed.size() != federated_.size()) changed = true;
+  for (const auto& [k, b] : fed) {
+    auto it = federated_.find(k);
+    if (it == federated_.end() || !it->second.SameAuthorities(b)) changed = true;
+  }
+  federated_ = std::move(fed);
+
+  std::map<std::string, signet::types::RegistrationEntry> entries;
+  for (const auto& e : resp.entries()) entries[e.id()] = e;
+  if (entries.size() != entries_.size()) changed = true;
+  for (const auto& [id, e] : entries) {
+    auto it = entries_.find(id);
+    if (it == entries_.end() || it->second.SerializeAsString() != e.SerializeAsString()) {
+      changed = true;
+    }
+  }
+  entries_ = std::move(entries);
+  for (auto it = svids_.begin(); it != svids_.end();) {
+    if (entries_.count(it->first) == 0) {
+      it = svids_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = mint_retry_at_.begin(); it != mint_retry_at_.end();) {
+    if (entries_.count(it->first) == 0) {
+      it = mint_retry_at_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return changed;
+}
+
+bool Agent::MintDue(absl::Time now) {
+  std::vector<std::string> due;
+  for (const auto& [id, e] : entries_) {
+    if (!Servable(e, now)) continue;
+    auto r = mint_retry_at_.find(id);
+    if (r != mint_retry_at_.end() && r->second > now) continue;
+    auto it = svids_.find(id);
+    if (it == svids_.end() || it->second.spiffe_id != e.spiffe_id() ||
+        it->second.revision != e.revision_number() || now >= it->second.rotate_at) {
+      due.push_back(id);
+    }
+  }
+  if (due.empty()) return false;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> ch = Channel();
+  if (!ch.ok()) {
+    for (const auto& id : due) mint_retry_at_[id] = now + absl::Seconds(2);
+    return false;
+  }
+  auto stub = signet::agent::Node::NewStub(*ch);
+  bool changed = false;
+  for (size_t start = 0; start < due.size(); start += kMintBatchSize) {
+    size_t end = std::min(due.size(), start + kMintBatchSize);
+    signet::agent::BatchNewX509SvidRequest req;
+    std::map<std::string, EvpPkeyPtr> keys;
+    for (size_t i = start; i < end; ++i) {
+      absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcP256);
+      if (!key.ok()) continue;
+      absl::StatusOr<std::string> csr = CreateCsrDer(key->get());
+      if (!csr.ok()) continue;
+      auto* p = req.add_params();
+      p->set_entry_id(due[i]);
+      p->set_csr(*csr);
+      keys[due[i]] = std::move(*key);
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    signet::agent::BatchNewX509SvidResponse resp;
+    grpc::Status gs = stub->BatchNewX509Svid(&ctx, req, &resp);
+    if (!gs.ok()) {
+      LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpc(gs).ToString()}});
+      for (size_t i = start; i < due.size(); ++i) mint_retry_at_[due[i]] = now + absl::Seconds(1);
+      return changed;
+    }
+    for (const auto& r : resp.results()) {
+      auto kit = keys.find(r.entry_id());
+      auto eit = entries_.find(r.entry_id());
+      if (kit == keys.end() || eit == entries_.end()) continue;
+      if (r.status_code() != 0) {
+        LogWarn("server refused to mint an X.509-SVID",
+                {{"entry_id", r.entry_id()}, {"error", r.status_message()}});
+        mint_retry_at_[r.entry_id()] = now + absl::Seconds(5);
+        continue;
+      }
+      absl::StatusOr<std::vector<X509Ptr>> chain = ChainFromProto(r.svid());
+      absl::StatusOr<std::string> key_der = PrivateKeyToPkcs8Der(kit->second.get());
+      if (!chain.ok() || !key_der.ok()) {
+        mint_retry_at_[r.entry_id()] = now + absl::Seconds(5);
+        continue;
+      }
+      auto m = std::make_shared<X509SvidMaterial>();
+      for (const X509Ptr& c : *chain) {
+        absl::StatusOr<std::string> der = CertToDer(c.get());
+        if (der.ok()) m->chain_der += *der;
+      }
+      m->key_der = std::move(*key_der);
+      m->not_before = CertNotBefore((*chain)[0].get());
+      m->not_after = CertNotAfter((*chain)[0].get());
+      absl::Duration life = m->not_after - m->not_before;
+      CachedSvid c;
+      c.spiffe_id = eit->second.spiffe_id();
+      c.revision = eit->second.revision_number();
+      c.rotate_at = m->not_before + life / 2 - Jitter(life / 10);
+      c.material = std::move(m);
+      svids_[r.entry_id()] = std::move(c);
+      mint_retry_at_.erase(r.entry_id());
+      changed = true;
+      LogDebug("minted X.509-SVID", {{"entry_id", r.entry_id()}, {"spiffe_id", eit->second.spiffe_id()}});
+    }
+  }
+  return changed;
+}
+
+void Agent::MaybeRenewAgent(absl::Time now) {
+  std::shared_ptr<const AgentIdentity> cur;
+  {
+    absl::MutexLock l(&mu_);
+    cur = identity_;
+  }
+  if (!cur || cur->chain.empty() || now < renew_retry_at_) return;
+  absl::Time nb = CertNotBefore(cur->chain[0].get());
+  absl::Time na = CertNotAfter(cur->chain[0].get());
+  if (now < nb + (na - nb) / 2) return;
+  absl::Status s = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey(KeyType::kEcP256));
+    ASSIGN_OR_RETURN(std::string csr, CreateCsrDer(key.get()));
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> ch, Channel());
+    auto stub = signet::agent::Node::NewStub(ch);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    signet::agent::RenewAgentRequest req;
+    req.set_csr(csr);
+    signet::agent::RenewAgentResponse resp;
+    grpc::Status gs = stub->RenewAgent(&ctx, req, &resp);
+    if (!gs.ok()) return FromGrpc(gs);
+    auto id = std::make_shared<AgentIdentity>();
+    ASSIGN_OR_RETURN(id->chain, ChainFromProto(resp.svid()));
+    id->key = std::move(key);
+    if (absl::Status p = PersistIdentity(*id); !p.ok()) {
+      LogWarn("could not persist renewed agent SVID", {{"error", p.ToString()}});
+    }
+    InstallIdentity(std::move(id));
+    return absl::OkStatus();
+  }();
+  if (!s.ok()) {
+    LogWarn("agent SVID renewal failed", {{"error", s.ToString()}});
+    renew_retry_at_ = now + absl::Seconds(2);
+    return;
+  }
+  LogInfo("agent SVID renewed");
+  // Reconnect the entry stream with the new SVID.
+  absl::MutexLock l(&mu_);
+  resync_now_ = true;
+  if (sync_ctx_) sync_ctx_->TryCancel();
+}
+
+void Agent::Publish() {
+  auto snap = std::make_shared<AgentSnapshot>();
+  {
+    absl::MutexLock l(&mu_);
+    if (bundle_) snap->bundle = *bundle_;
+  }
+  snap->federated = federated_;
+  snap->ready = synced_ && snap->bundle.has_value();
+  absl::Time now = absl::Now();
+  for (const auto& [id, e] : entries_) {
+    if (!Servable(e, now)) continue;
+    WorkloadEntry w;
+    w.id = id;
+    w.spiffe_id = e.spiffe_id();
+    w.hint = e.hint();
+    for (const auto& s : e.selectors()) w.selectors.push_back({s.type(), s.value()});
+    w.federates_with.assign(e.federates_with().begin(), e.federates_with().end());
+    auto it = svids_.find(id);
+    if (it != svids_.end() && it->second.spiffe_id == e.spiffe_id() &&
+        it->second.material->not_after > now) {
+      w.svid = it->second.material;
+    }
+    snap->entries.push_back(std::move(w));
+  }
+  std::sort(snap->entries.begin(), snap->entries.end(),
+            [](const WorkloadEntry& a, const WorkloadEntry& b) {
+              return std::tie(a.spiffe_id, a.id) < std::tie(b.spiffe_id, b.id);
+            });
+  absl::MutexLock l(&snap_mu_);
+  snap->version = snapshot_->version + 1;
+  snapshot_ = std::move(snap);
+}
+
+std::shared_ptr<const AgentSnapshot> Agent::Snapshot() {
+  absl::MutexLock l(&snap_mu_);
+  return snapshot_;
+}
+
+std::shared_ptr<const AgentSnapshot> Agent::WaitForChange(uint64_t seen, absl::Time deadline) {
+  struct Arg {
+    Agent* a;
+    uint64_t seen;
+  } arg{this, seen};
+  absl::MutexLock l(&snap_mu_);
+  snap_mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](Arg* x) ABSL_NO_THREAD_SAFETY_ANALYSIS { return x->a->snapshot_->version != x->seen; },
+          &arg),
+      deadline);
+  return snapshot_;
+}
+
+absl::StatusOr<std::string> Agent::FetchJwtSvid(const WorkloadEntry& entry,
+                                                const std::vector<std::string>& audience) {
+  std::vector<std::string> aud = audience;
+  std::sort(aud.begin(), aud.end());
+  aud.erase(std::unique(aud.begin(), aud.end()), aud.end());
+  std::string key = absl::StrCat(entry.spiffe_id, "\n", absl::StrJoin(aud, "\n"));
+  absl::Time now = absl::Now();
+  {
+    absl::MutexLock l(&jwt_mu_);
+    auto it = jwt_cache_.find(key);
+    if (it != jwt_cache_.end() && now < it->second.refresh_at) return it->second.token;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> ch, Channel());
+  auto stub = signet::agent::Node::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  signet::agent::NewJwtSvidRequest req;
+  req.set_entry_id(entry.id);
+  for (const auto& a : audience) req.add_audience(a);
+  signet::agent::NewJwtSvidResponse resp;
+  grpc::Status gs = stub->NewJwtSvid(&ctx, req, &resp);
+  if (!gs.ok()) return FromGrpc(gs);
+  CachedJwt c;
+  c.token = resp.token();
+  absl::Time iat = resp.issued_at() ? absl::FromUnixSeconds(resp.issued_at()) : now;
+  c.expires_at = resp.expires_at() ? absl::FromUnixSeconds(resp.expires_at()) : now;
+  c.refresh_at = iat + (c.expires_at - iat) / 2;
+  absl::MutexLock l(&jwt_mu_);
+  if (jwt_cache_.size() > 10000) {
+    for (auto it = jwt_cache_.begin(); it != jwt_cache_.end();) {
+      it = it->second.expires_at <= now ? jwt_cache_.erase(it) : std::next(it);
+    }
+  }
+  jwt_cache_[key] = c;
+  return c.token;
+}
+
+}  // namespace signet::agent

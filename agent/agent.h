@@ -1,0 +1,131 @@
+// The agent's life: bootstrap trust, node attestation, the entry stream from
+// the server, the X.509-SVID cache with rotation, and the JWT-SVID cache.
+#ifndef SIGNET_AGENT_AGENT_H_
+#define SIGNET_AGENT_AGENT_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/config.h"
+#include "agent/node_client.h"
+#include "agent/snapshot.h"
+#include "agent/workload_handler.h"
+#include "signet/agent.grpc.pb.h"
+
+namespace signet::agent {
+
+// Agent implements the Workload API's Manager on top of the server protocol.
+// Thread-safe. Call Attest() once, then StartSync(); Stop() (or the
+// destructor) ends the background threads.
+class Agent : public Manager {
+ public:
+  // Largest number of CSRs sent in one BatchNewX509Svid call.
+  static constexpr int kMintBatchSize = 500;
+
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentConfig config);
+  ~Agent() override;
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Attest bootstraps trust and obtains the agent SVID: reuses the one kept
+  // in data_dir while it is valid, otherwise attests to the server (retrying
+  // while the server is unavailable). Returns the server's refusal
+  // (PermissionDenied ...) or FailedPrecondition for local problems.
+  [[nodiscard]] absl::Status Attest();
+  // StartSync starts the entry stream and the SVID cache threads.
+  void StartSync();
+  void Stop();
+
+  // agent_id returns the agent's SPIFFE ID once attested.
+  std::string agent_id();
+
+  // Manager.
+  std::shared_ptr<const AgentSnapshot> Snapshot() override;
+  std::shared_ptr<const AgentSnapshot> WaitForChange(uint64_t seen, absl::Time deadline) override;
+  absl::StatusOr<std::string> FetchJwtSvid(const WorkloadEntry& entry,
+                                           const std::vector<std::string>& audience) override;
+
+ private:
+  struct CachedSvid {
+    std::string spiffe_id;
+    int64_t revision = 0;
+    std::shared_ptr<const X509SvidMaterial> material;
+    absl::Time rotate_at;
+  };
+  struct CachedJwt {
+    std::string token;
+    absl::Time refresh_at;
+    absl::Time expires_at;
+  };
+
+  explicit Agent(AgentConfig config);
+
+  std::string Target() const;
+  std::string DataFile(const std::string& name) const;
+  // Persistence of agent SVID, key and bundle in data_dir (0600).
+  absl::Status PersistIdentity(const AgentIdentity& id);
+  absl::Status PersistBundle(const Bundle& b);
+  absl::StatusOr<std::shared_ptr<const AgentIdentity>> LoadPersistedIdentity(const Bundle* bundle);
+  // AttestOnce performs one node attestation and installs the result.
+  absl::Status AttestOnce();
+  // Channel returns the channel to the server with the current identity.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
+  void InstallIdentity(std::shared_ptr<const AgentIdentity> id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  void SyncLoop();
+  void WorkerLoop();
+  bool WorkReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WakeSync() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Worker steps (worker thread only).
+  bool ApplySync(const signet::agent::SyncResponse& resp);
+  bool MintDue(absl::Time now);
+  void MaybeRenewAgent(absl::Time now);
+  void Publish();
+
+  const AgentConfig config_;
+  const TrustDomain td_;
+
+  // Worker-thread state (no lock: only WorkerLoop touches it).
+  std::map<std::string, signet::types::RegistrationEntry> entries_;
+  std::map<std::string, CachedSvid> svids_;
+  std::map<std::string, absl::Time> mint_retry_at_;
+  std::map<std::string, Bundle> federated_;
+  absl::Time renew_retry_at_ = absl::InfinitePast();
+  absl::Time next_wake_ = absl::InfiniteFuture();
+  bool synced_ = false;
+
+  absl::Mutex mu_;
+  // Guarded by mu_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;
+  bool resync_now_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<signet::agent::SyncResponse> pending_sync_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const AgentIdentity> identity_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Bundle> bundle_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* sync_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex snap_mu_;
+  // Guarded by snap_mu_
+  std::shared_ptr<const AgentSnapshot> snapshot_ ABSL_GUARDED_BY(snap_mu_);
+
+  absl::Mutex jwt_mu_;
+  // Guarded by jwt_mu_
+  std::map<std::string, CachedJwt> jwt_cache_ ABSL_GUARDED_BY(jwt_mu_);
+};
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_AGENT_H_

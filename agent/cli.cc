@@ -1,0 +1,585 @@
+#include "agent/cli.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/config.h"
+#include "agent/run.h"
+#include "common/bundle.h"
+#include "common/endpoint.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/x509.h"
+#include "workload/workload.grpc.pb.h"
+
+namespace signet::agent {
+namespace {
+
+constexpr char kUsage[] = R"(Usage: signet-agent <command> [flags]
+
+Commands:
+  run -config FILE [-joinToken TOKEN]
+      Runs the agent: attests to the server and serves the SPIFFE Workload API.
+  api fetch [x509] [-write DIR] [-output json|pretty] [-socketPath PATH] [-timeout 5s] [-silent]
+      Fetches X.509-SVIDs. With -write, writes svid.N.pem, svid.N.key (0600) and
+      bundle.N.pem for every SVID into DIR.
+  api fetch jwt -audience AUD [-audience AUD2 | -audience AUD,AUD2] [-spiffeID ID]
+                [-output json|pretty] [-socketPath PATH] [-timeout 5s]
+      Fetches JWT-SVIDs and the JWT bundles.
+  api validate jwt -audience AUD -svid TOKEN [-output json|pretty] [-socketPath PATH]
+      Validates a JWT-SVID through the agent.
+  api watch [-socketPath PATH]
+      Streams X.509-SVID updates until interrupted.
+  healthcheck [-socketPath PATH] [-shallow] [-verbose]
+      Checks that the agent is up and ready.
+  validate -config FILE
+      Checks a configuration file and reports every problem.
+
+Flags may be written -flag or --flag, with "-flag value" or "-flag=value".
+The Workload API socket is -socketPath, else $SPIFFE_ENDPOINT_SOCKET (a
+unix:///path or tcp://IP:port URI), else /tmp/signet-agent/public/api.sock.
+)";
+
+const char* CodeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "Canceled";
+    case grpc::StatusCode::UNKNOWN: return "Unknown";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DeadlineExceeded";
+    case grpc::StatusCode::NOT_FOUND: return "NotFound";
+    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PermissionDenied";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "ResourceExhausted";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
+    case grpc::StatusCode::ABORTED: return "Aborted";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OutOfRange";
+    case grpc::StatusCode::UNIMPLEMENTED: return "Unimplemented";
+    case grpc::StatusCode::INTERNAL: return "Internal";
+    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
+    case grpc::StatusCode::DATA_LOSS: return "DataLoss";
+    case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
+    default: return "Unknown";
+  }
+}
+
+int RpcError(const grpc::Status& s) {
+  std::cerr << "rpc error: code = " << CodeName(s.error_code()) << " desc = " << s.error_message()
+            << "\n";
+  return 1;
+}
+
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S +0000 UTC", t, absl::UTCTimeZone());
+}
+
+std::string FormatElapsed(absl::Duration d) {
+  double ms = absl::ToDoubleMilliseconds(d);
+  if (ms < 1000) return absl::StrFormat("%.1fms", ms);
+  return absl::StrFormat("%.3fs", ms / 1000);
+}
+
+absl::StatusOr<std::string> SocketTarget(const ParsedFlags& f) {
+  std::string flag = f.Get("socketPath");
+  if (!flag.empty()) {
+    if (absl::StartsWith(flag, "unix:") || absl::StartsWith(flag, "tcp:")) {
+      return ParseWorkloadEndpoint(flag);
+    }
+    if (flag[0] != '/') {
+      char cwd[4096];
+      if (getcwd(cwd, sizeof(cwd)) != nullptr) flag = absl::StrCat(cwd, "/", flag);
+    }
+    return "unix:" + flag;
+  }
+  absl::StatusOr<std::string> env = WorkloadEndpointFromEnvOrFlag("");
+  if (env.ok() || env.status().code() != absl::StatusCode::kFailedPrecondition) return env;
+  return std::string("unix:") + kDefaultSocketPath;
+}
+
+absl::StatusOr<absl::Duration> TimeoutFlag(const ParsedFlags& f) {
+  std::string t = f.Get("timeout", "5s");
+  absl::Duration d;
+  if (!absl::ParseDuration(t, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid -timeout \"", t, "\""));
+  }
+  return d;
+}
+
+std::unique_ptr<SpiffeWorkloadAPI::Stub> NewClient(const std::string& target) {
+  return SpiffeWorkloadAPI::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+}
+
+void PrepareContext(grpc::ClientContext* ctx, absl::Duration timeout) {
+  ctx->AddMetadata("workload.spiffe.io", "true");
+  if (timeout < absl::InfiniteDuration()) {
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", path));
+  (void)fchmod(fd, mode);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) {
+      close(fd);
+      return absl::InternalError(absl::StrCat("cannot write ", path));
+    }
+    off += n;
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+std::string DerChainToPem(const std::string& der) {
+  absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertsDer(der);
+  if (!certs.ok()) return "";
+  std::string out;
+  for (const X509Ptr& c : *certs) {
+    absl::StatusOr<std::string> pem = CertToPem(c.get());
+    if (pem.ok()) out += *pem;
+  }
+  return out;
+}
+
+void PrintX509Response(const X509SVIDResponse& resp, absl::Duration elapsed) {
+  std::cout << "Received " << resp.svids_size() << " svid" << (resp.svids_size() == 1 ? "" : "s")
+            << " after " << FormatElapsed(elapsed) << "\n\n";
+  for (const X509SVID& s : resp.svids()) {
+    std::cout << "SPIFFE ID:\t\t" << s.spiffe_id() << "\n";
+    if (!s.hint().empty()) std::cout << "Hint:\t\t\t" << s.hint() << "\n";
+    absl::StatusOr<std::vector<X509Ptr>> chain = ParseCertsDer(s.x509_svid());
+    if (chain.ok()) {
+      std::cout << "SVID Valid After:\t" << FormatUtc(CertNotBefore((*chain)[0].get())) << "\n";
+      std::cout << "SVID Valid Until:\t" << FormatUtc(CertNotAfter((*chain)[0].get())) << "\n";
+      for (size_t i = 1; i < chain->size(); ++i) {
+        std::cout << "Intermediate #" << i << " Valid After:\t"
+                  << FormatUtc(CertNotBefore((*chain)[i].get())) << "\n";
+        std::cout << "Intermediate #" << i << " Valid Until:\t"
+                  << FormatUtc(CertNotAfter((*chain)[i].get())) << "\n";
+      }
+    }
+    absl::StatusOr<std::vector<X509Ptr>> cas = ParseCertsDer(s.bundle());
+    if (cas.ok()) {
+      for (size_t i = 0; i < cas->size(); ++i) {
+        std::cout << "CA #" << i + 1 << " Valid After:\t" << FormatUtc(CertNotBefore((*cas)[i].get()))
+                  << "\n";
+        std::cout << "CA #" << i + 1 << " Valid Until:\t" << FormatUtc(CertNotAfter((*cas)[i].get()))
+                  << "\n";
+      }
+    }
+    for (const auto& [td, der] : resp.federated_bundles()) {
+      std::cout << "[" << td << "] federated bundle\n";
+    }
+    std::cout << "\n";
+  }
+}
+
+int FetchX509(const ParsedFlags& f) {
+  absl::StatusOr<std::string> target = SocketTarget(f);
+  if (!target.ok()) {
+    std::cerr << target.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
+  if (!timeout.ok()) {
+    std::cerr << timeout.status().message() << "\n";
+    return 1;
+  }
+  auto stub = NewClient(*target);
+  absl::Time start = absl::Now();
+  grpc::ClientContext ctx;
+  PrepareContext(&ctx, *timeout);
+  auto reader = stub->FetchX509SVID(&ctx, X509SVIDRequest());
+  X509SVIDResponse resp;
+  if (!reader->Read(&resp)) return RpcError(reader->Finish());
+  absl::Duration elapsed = absl::Now() - start;
+  ctx.TryCancel();
+  (void)reader->Finish();
+  if (f.Get("output") == "json") {
+    std::cout << ToJson(resp) << "\n";
+  } else if (!f.Has("silent")) {
+    PrintX509Response(resp, elapsed);
+  }
+  std::string dir = f.Get("write");
+  if (!dir.empty()) {
+    for (int i = 0; i < resp.svids_size(); ++i) {
+      const X509SVID& s = resp.svids(i);
+      std::string svid_path = absl::StrCat(dir, "/svid.", i, ".pem");
+      std::string key_path = absl::StrCat(dir, "/svid.", i, ".key");
+      std::string bundle_path = absl::StrCat(dir, "/bundle.", i, ".pem");
+      absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyDer(s.x509_svid_key());
+      absl::StatusOr<std::string> key_pem =
+          key.ok() ? PrivateKeyToPkcs8Pem(key->get()) : absl::StatusOr<std::string>(key.status());
+      if (!key_pem.ok()) {
+        std::cerr << "invalid private key in response\n";
+        return 1;
+      }
+      std::cout << "Writing SVID #" << i << " to file " << svid_path << ".\n";
+      absl::Status st = WriteFile(svid_path, DerChainToPem(s.x509_svid()), 0644);
+      if (st.ok()) {
+        std::cout << "Writing key #" << i << " to file " << key_path << ".\n";
+        st = WriteFile(key_path, *key_pem, 0600);
+      }
+      if (st.ok()) {
+        std::cout << "Writing bundle #" << i << " to file " << bundle_path << ".\n";
+        st = WriteFile(bundle_path, DerChainToPem(s.bundle()), 0644);
+      }
+      int j = 0;
+      for (const auto& [td, der] : resp.federated_bundles()) {
+        if (!st.ok()) break;
+        std::string p = absl::StrCat(dir, "/federated_bundle.", i, ".", j++, ".pem");
+        std::cout << "Writing federated bundle #" << j - 1 << " for trust domain " << td
+                  << " to file " << p << ".\n";
+        st = WriteFile(p, DerChainToPem(der), 0644);
+      }
+      if (!st.ok()) {
+        std::cerr << st.message() << "\n";
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> Audiences(const ParsedFlags& f) {
+  std::vector<std::string> out;
+  auto it = f.values.find("audience");
+  if (it == f.values.end()) return out;
+  for (const std::string& v : it->second) {
+    for (absl::string_view a : absl::StrSplit(v, ',', absl::SkipEmpty())) out.emplace_back(a);
+  }
+  return out;
+}
+
+int FetchJwt(const ParsedFlags& f) {
+  absl::StatusOr<std::string> target = SocketTarget(f);
+  if (!target.ok()) {
+    std::cerr << target.status().message() << "\n";
+    return 1;
+  }
+  std::vector<std::string> aud = Audiences(f);
+  if (aud.empty()) {
+    std::cerr << "audience must be specified\n";
+    return 1;
+  }
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
+  if (!timeout.ok()) {
+    std::cerr << timeout.status().message() << "\n";
+    return 1;
+  }
+  auto stub = NewClient(*target);
+  JWTSVIDRequest req;
+  for (const auto& a : aud) req.add_audience(a);
+  req.set_spiffe_id(f.Get("spiffeID"));
+  JWTSVIDResponse resp;
+  {
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, *timeout);
+    grpc::Status s = stub->FetchJWTSVID(&ctx, req, &resp);
+    if (!s.ok()) return RpcError(s);
+  }
+  JWTBundlesResponse bundles;
+  {
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, *timeout);
+    auto reader = stub->FetchJWTBundles(&ctx, JWTBundlesRequest());
+    if (!reader->Read(&bundles)) return RpcError(reader->Finish());
+    ctx.TryCancel();
+    (void)reader->Finish();
+  }
+  if (f.Get("output") == "json") {
+    std::cout << ToJson(resp) << "\n" << ToJson(bundles) << "\n";
+    return 0;
+  }
+  for (const JWTSVID& j : resp.svids()) {
+    std::cout << "token(" << j.spiffe_id() << "):\n\t" << j.svid() << "\n";
+  }
+  for (const auto& [td, jwks] : bundles.bundles()) {
+    std::cout << "bundle(" << td << "):\n\t" << jwks << "\n";
+  }
+  return 0;
+}
+
+int ValidateJwt(const ParsedFlags& f) {
+  absl::StatusOr<std::string> target = SocketTarget(f);
+  if (!target.ok()) {
+    std::cerr << target.status().message() << "\n";
+    return 1;
+  }
+  std::string aud = f.Get("audience");
+  std::string svid = f.Get("svid");
+  if (aud.empty()) {
+    std::cerr << "audience must be specified\n";
+    return 1;
+  }
+  if (svid.empty()) {
+    std::cerr << "svid must be specified\n";
+    return 1;
+  }
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
+  if (!timeout.ok()) {
+    std::cerr << timeout.status().message() << "\n";
+    return 1;
+  }
+  auto stub = NewClient(*target);
+  ValidateJWTSVIDRequest req;
+  req.set_audience(aud);
+  req.set_svid(svid);
+  ValidateJWTSVIDResponse resp;
+  grpc::ClientContext ctx;
+  PrepareContext(&ctx, *timeout);
+  grpc::Status s = stub->ValidateJWTSVID(&ctx, req, &resp);
+  if (!s.ok()) return RpcError(s);
+  if (f.Get("output") == "json") {
+    std::cout << ToJson(resp) << "\n";
+    return 0;
+  }
+  std::string claims;
+  (void)google::protobuf::util::MessageToJsonString(resp.claims(), &claims);
+  std::cout << "SVID is valid.\nSPIFFE ID : " << resp.spiffe_id() << "\nClaims    : " << claims
+            << "\n";
+  return 0;
+}
+
+int Watch(const ParsedFlags& f) {
+  absl::StatusOr<std::string> target = SocketTarget(f);
+  if (!target.ok()) {
+    std::cerr << target.status().message() << "\n";
+    return 1;
+  }
+  auto stub = NewClient(*target);
+  absl::Duration backoff = absl::Seconds(1);
+  for (;;) {
+    absl::Time start = absl::Now();
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, absl::InfiniteDuration());
+    auto reader = stub->FetchX509SVID(&ctx, X509SVIDRequest());
+    X509SVIDResponse resp;
+    while (reader->Read(&resp)) {
+      backoff = absl::Seconds(1);
+      PrintX509Response(resp, absl::Now() - start);
+      std::cout.flush();
+      start = absl::Now();
+    }
+    grpc::Status s = reader->Finish();
+    if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return RpcError(s);
+    std::cerr << "Failed to receive update: rpc error: code = " << CodeName(s.error_code())
+              << " desc = " << s.error_message() << "; retrying in "
+              << absl::FormatDuration(backoff) << "\n";
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff + absl::Seconds(1), absl::Seconds(30));
+  }
+}
+
+int HealthCheck(const ParsedFlags& f) {
+  bool verbose = f.Has("verbose");
+  absl::StatusOr<std::string> target = SocketTarget(f);
+  if (!target.ok()) {
+    std::cerr << target.status().message() << "\n";
+    return 1;
+  }
+  auto channel = grpc::CreateChannel(*target, grpc::InsecureChannelCredentials());
+  if (verbose) std::cout << "Checking agent health...\n";
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::ByteBuffer req, resp;  // empty HealthCheckRequest
+  grpc::internal::RpcMethod method("/grpc.health.v1.Health/Check",
+                                   grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::Status s = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      channel.get(), method, &ctx, req, &resp);
+  if (!s.ok()) {
+    std::cerr << "Agent is unhealthy: unable to determine health\n";
+    if (verbose) RpcError(s);
+    return 1;
+  }
+  std::vector<grpc::Slice> slices;
+  (void)resp.Dump(&slices);
+  std::string body;
+  for (const auto& sl : slices) body.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  // HealthCheckResponse{status: SERVING(1)} encodes as 08 01.
+  if (body != std::string("\x08\x01", 2)) {
+    std::cerr << "Agent is unhealthy: agent is not ready\n";
+    return 1;
+  }
+  std::cout << "Agent is healthy.\n";
+  return 0;
+}
+
+int Validate(const ParsedFlags& f) {
+  std::string path = f.Get("config");
+  if (path.empty()) {
+    std::cerr << "-config is required\n";
+    return 1;
+  }
+  absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, "placeholder-token-for-validation");
+  if (!c.ok()) {
+    std::cerr << c.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "Configuration is valid.\n";
+  return 0;
+}
+
+int Run(const ParsedFlags& f) {
+  std::string path = f.Get("config");
+  if (path.empty()) {
+    std::cerr << "-config is required\n";
+    return 1;
+  }
+  absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, f.Get("joinToken"));
+  if (!c.ok()) {
+    std::cerr << c.status().message() << "\n";
+    return 1;
+  }
+  if (!Logger::Configure(c->log_level, c->log_format)) {
+    std::cerr << "invalid log_level or log_format\n";
+    return 1;
+  }
+  absl::Status s = RunAgent(std::move(*c));
+  if (!s.ok()) {
+    LogError("agent stopped", {{"error", s.ToString()}});
+    std::cerr << "signet-agent: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string ParsedFlags::Get(const std::string& name, const std::string& def) const {
+  auto it = values.find(name);
+  if (it == values.end() || it->second.empty()) return def;
+  return it->second.back();
+}
+
+absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args,
+                                       const std::set<std::string>& value_flags,
+                                       const std::set<std::string>& bool_flags) {
+  ParsedFlags out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view a = args[i];
+    if (a.size() < 2 || a[0] != '-') {
+      out.positional.emplace_back(a);
+      continue;
+    }
+    a.remove_prefix(a[1] == '-' ? 2 : 1);
+    std::string name(a), value;
+    bool has_value = false;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (bool_flags.count(name)) {
+      if (!has_value || value == "true") {
+        out.bools.insert(name);
+      } else if (value != "false") {
+        return absl::InvalidArgumentError(absl::StrCat("invalid boolean value for -", name));
+      }
+      continue;
+    }
+    if (!value_flags.count(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("flag provided but not defined: -", name));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag needs an argument: -", name));
+      }
+      value = args[++i];
+    }
+    out.values[name].push_back(value);
+  }
+  return out;
+}
+
+int RunCli(const std::vector<std::string>& args) {
+  auto usage = [](int code) {
+    (code == 0 ? std::cout : std::cerr) << kUsage;
+    return code;
+  };
+  if (args.empty()) return usage(1);
+  const std::string& cmd = args[0];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") return usage(0);
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const auto& a : rest) {
+    if (a == "-h" || a == "--help" || a == "-help") return usage(0);
+  }
+  const std::set<std::string> api_values = {"socketPath", "output", "timeout"};
+  auto parse = [&](std::vector<std::string> v, std::set<std::string> values,
+                   std::set<std::string> bools) -> absl::StatusOr<ParsedFlags> {
+    return ParseFlags(v, values, bools);
+  };
+  absl::StatusOr<ParsedFlags> f = absl::InvalidArgumentError("unknown command");
+  if (cmd == "run") {
+    f = parse(rest, {"config", "joinToken"}, {});
+    if (f.ok()) return Run(*f);
+  } else if (cmd == "validate") {
+    f = parse(rest, {"config"}, {});
+    if (f.ok()) return Validate(*f);
+  } else if (cmd == "healthcheck") {
+    f = parse(rest, {"socketPath"}, {"shallow", "verbose"});
+    if (f.ok()) return HealthCheck(*f);
+  } else if (cmd == "api" && !rest.empty()) {
+    std::string sub = rest[0];
+    std::vector<std::string> r2(rest.begin() + 1, rest.end());
+    std::string kind;
+    if (!r2.empty() && (r2[0] == "x509" || r2[0] == "jwt")) {
+      kind = r2[0];
+      r2.erase(r2.begin());
+    }
+    if (sub == "fetch" && (kind.empty() || kind == "x509")) {
+      std::set<std::string> v = api_values;
+      v.insert("write");
+      f = parse(r2, v, {"silent"});
+      if (f.ok()) return FetchX509(*f);
+    } else if (sub == "fetch" && kind == "jwt") {
+      std::set<std::string> v = api_values;
+      v.insert({"audience", "spiffeID"});
+      f = parse(r2, v, {});
+      if (f.ok()) return FetchJwt(*f);
+    } else if (sub == "validate" && (kind.empty() || kind == "jwt")) {
+      std::set<std::string> v = api_values;
+      v.insert({"audience", "svid"});
+      f = parse(r2, v, {});
+      if (f.ok()) return ValidateJwt(*f);
+    } else if (sub == "watch") {
+      f = parse(r2, api_values, {});
+      if (f.ok()) return Watch(*f);
+    }
+  }
+  std::cerr << f.status().message() << "\n";
+  return usage(1);
+}
+
+}  // namespace signet::agent

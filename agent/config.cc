@@ -1,0 +1,159 @@
+#include "agent/config.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace signet::agent {
+namespace {
+
+// PluginData returns the settings of one plugin: its "plugin_data" mapping
+// when present, else the plugin's own mapping.
+ConfigSection PluginData(ConfigSection& plugin) {
+  if (plugin.Has("plugin_data")) return plugin.Section("plugin_data");
+  return plugin;
+}
+
+// OnePlugin returns the single configured plugin name under `kind`, recording
+// an error when none or several are configured.
+std::string OnePlugin(ConfigSection& plugins, ConfigSection& kind, const std::string& kind_name,
+                      bool required) {
+  std::vector<std::string> names = kind.Keys();
+  if (names.empty()) {
+    if (required) plugins.Error(kind_name, "exactly one plugin must be configured");
+    return "";
+  }
+  if (names.size() > 1) {
+    plugins.Error(kind_name, "exactly one plugin must be configured");
+    return "";
+  }
+  return names[0];
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
+                                            const std::string& join_token_flag) {
+  ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+  ConfigErrors errors(path);
+  ConfigSection top(root, "", &errors);
+  AgentConfig c;
+  c.config_path = path;
+
+  ConfigSection a = top.Section("agent");
+  if (!a.present()) top.Error("agent", "missing section");
+  c.data_dir = a.String("data_dir", c.data_dir);
+  c.log_level = a.String("log_level", c.log_level);
+  c.log_format = a.String("log_format", c.log_format);
+  {
+    std::string lvl = c.log_level;
+    for (auto& ch : lvl) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lvl != "debug" && lvl != "info" && lvl != "warn" && lvl != "error") {
+      a.Error("log_level", "must be one of debug, info, warn, error");
+    }
+    c.log_level = lvl;
+    if (c.log_format != "text" && c.log_format != "json") {
+      a.Error("log_format", "must be text or json");
+    }
+  }
+  c.server_address = a.String("server_address");
+  if (c.server_address.empty()) a.Error("server_address", "is required");
+  c.server_port = static_cast<int>(a.Int("server_port", 8081, 1, 65535));
+  c.socket_path = a.String("socket_path", c.socket_path);
+  if (c.socket_path.empty() || c.socket_path[0] != '/') {
+    a.Error("socket_path", "must be an absolute path");
+  } else if (c.socket_path.size() >= 108) {
+    a.Error("socket_path", "is longer than a unix socket path may be (107 bytes)");
+  }
+  std::string td = a.String("trust_domain");
+  if (td.empty()) {
+    a.Error("trust_domain", "is required");
+  } else {
+    auto t = TrustDomain::FromString(td);
+    if (!t.ok()) {
+      a.Error("trust_domain", t.status().message());
+    } else {
+      c.trust_domain = *t;
+    }
+  }
+  c.trust_bundle_path = a.String("trust_bundle_path");
+  c.insecure_bootstrap = a.Bool("insecure_bootstrap", false);
+  if (c.trust_bundle_path.empty() && !c.insecure_bootstrap) {
+    a.Error("trust_bundle_path", "is required unless insecure_bootstrap is true");
+  }
+  if (!c.trust_bundle_path.empty() && c.insecure_bootstrap) {
+    a.Error("insecure_bootstrap", "cannot be combined with trust_bundle_path");
+  }
+  c.join_token = a.String("join_token");
+  if (!join_token_flag.empty()) c.join_token = join_token_flag;
+  c.admin_socket_path = a.String("admin_socket_path");
+  a.Finish();
+
+  ConfigSection plugins = top.Section("plugins");
+  if (!plugins.present()) {
+    top.Error("plugins", "missing section");
+  }
+  // NodeAttestor.
+  ConfigSection na = plugins.Section("NodeAttestor");
+  c.node_attestor = OnePlugin(plugins, na, "NodeAttestor", plugins.present());
+  if (c.node_attestor == "join_token") {
+    ConfigSection p = na.Section("join_token");
+    if (p.present()) {
+      ConfigSection d = PluginData(p);
+      d.Finish();
+      p.Finish();
+    }
+    if (c.join_token.empty()) {
+      a.Error("join_token", "is required by the join_token node attestor (or use -joinToken)");
+    }
+  } else if (c.node_attestor == "x509pop") {
+    ConfigSection p = na.Section("x509pop");
+    ConfigSection d = PluginData(p);
+    c.x509pop_private_key_path = d.String("private_key_path");
+    c.x509pop_certificate_path = d.String("certificate_path");
+    c.x509pop_intermediates_path = d.String("intermediates_path");
+    if (c.x509pop_private_key_path.empty()) d.Error("private_key_path", "is required");
+    if (c.x509pop_certificate_path.empty()) d.Error("certificate_path", "is required");
+    d.Finish();
+    p.Finish();
+  } else if (!c.node_attestor.empty()) {
+    na.MarkKnown(c.node_attestor);
+    na.Error(c.node_attestor, "unknown NodeAttestor plugin (supported: join_token, x509pop)");
+  }
+  na.Finish();
+  // KeyManager.
+  if (plugins.Has("KeyManager")) {
+    ConfigSection km = plugins.Section("KeyManager");
+    std::string name = OnePlugin(plugins, km, "KeyManager", false);
+    if (name == "disk" || name == "memory") {
+      c.key_manager = name;
+      ConfigSection p = km.Section(name);
+      if (p.present()) {
+        ConfigSection d = PluginData(p);
+        if (name == "disk") d.MarkKnown("directory");
+        d.Finish();
+        p.Finish();
+      }
+    } else if (!name.empty()) {
+      km.MarkKnown(name);
+      km.Error(name, "unknown KeyManager plugin (supported: disk, memory)");
+    }
+    km.Finish();
+  }
+  // WorkloadAttestor.
+  ConfigSection wa = plugins.Section("WorkloadAttestor");
+  if (!wa.present()) {
+    if (plugins.present()) plugins.Error("WorkloadAttestor", "at least one plugin must be configured");
+  } else {
+    auto cat = attestors::AttestorCatalog::FromConfig(wa);
+    if (cat.ok()) c.attestors = std::move(*cat);
+  }
+  plugins.Finish();
+  top.Finish();
+  RETURN_IF_ERROR(errors.ToStatus());
+  return c;
+}
+
+}  // namespace signet::agent

@@ -1,0 +1,54 @@
+// signet-agent configuration (YAML, keys mirroring SPIRE's agent config).
+#ifndef SIGNET_AGENT_CONFIG_H_
+#define SIGNET_AGENT_CONFIG_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attestors/catalog.h"
+#include "common/spiffe_id.h"
+
+namespace signet::agent {
+
+inline constexpr char kDefaultSocketPath[] = "/tmp/signet-agent/public/api.sock";
+
+struct AgentConfig {
+  std::string config_path;
+  std::string data_dir = "./.data";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string server_address;
+  int server_port = 8081;
+  std::string socket_path = kDefaultSocketPath;
+  std::optional<TrustDomain> trust_domain;
+  std::string trust_bundle_path;
+  bool insecure_bootstrap = false;
+  std::string join_token;
+  std::string admin_socket_path;  // accepted; the agent admin API is not served
+
+  // plugins.NodeAttestor: "join_token" or "x509pop".
+  std::string node_attestor;
+  std::string x509pop_private_key_path;
+  std::string x509pop_certificate_path;
+  std::string x509pop_intermediates_path;
+  // plugins.KeyManager: "disk" (agent SVID and key persisted) or "memory".
+  std::string key_manager = "disk";
+
+  // plugins.WorkloadAttestor, built.
+  std::shared_ptr<attestors::AttestorCatalog> attestors;
+};
+
+// LoadAgentConfig reads and checks `path`. `join_token_flag` (from
+// -joinToken) overrides agent.join_token. Returns InvalidArgument listing
+// every problem as "<file>:<line>: <key>: <problem>", NotFound when the file
+// cannot be read.
+[[nodiscard]] absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
+                                                          const std::string& join_token_flag = "");
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_CONFIG_H_

@@ -1,0 +1,211 @@
+#include "agent/node_client.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/keys.h"
+#include "common/status_macros.h"
+#include "common/x509.h"
+
+namespace signet::agent {
+namespace {
+
+// ServerIdVerifier accepts only a server certificate whose URI SAN is exactly
+// the expected server SPIFFE ID (chain verification is gRPC's, against the
+// bundle).
+class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit ServerIdVerifier(std::string expected) : expected_(std::move(expected)) {}
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    std::vector<grpc::string_ref> uris = request->uri_names();
+    if (uris.size() == 1 && std::string(uris[0].data(), uris[0].size()) == expected_) {
+      *sync_status = grpc::Status::OK;
+    } else {
+      *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                  "server certificate does not carry " + expected_);
+    }
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  const std::string expected_;
+};
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+std::string ServerSpiffeId(const TrustDomain& td) { return td.IdString() + "/spire/server"; }
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::string& target,
+                                                                const TrustDomain& td,
+                                                                const Bundle* bundle,
+                                                                const AgentIdentity* identity) {
+  std::string roots = bundle ? bundle->X509AuthoritiesPem() : "";
+  std::vector<grpc::experimental::IdentityKeyCertPair> pairs;
+  if (identity) {
+    grpc::experimental::IdentityKeyCertPair p;
+    ASSIGN_OR_RETURN(p.private_key, PrivateKeyToPkcs8Pem(identity->key.get()));
+    for (const X509Ptr& c : identity->chain) {
+      ASSIGN_OR_RETURN(std::string pem, CertToPem(c.get()));
+      p.certificate_chain += pem;
+    }
+    pairs.push_back(std::move(p));
+  }
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
+  if (!roots.empty()) {
+    provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(roots, pairs);
+  } else {
+    provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs);
+  }
+  grpc::experimental::TlsChannelCredentialsOptions opts;
+  opts.set_certificate_provider(provider);
+  if (!roots.empty()) opts.watch_root_certs();
+  if (identity) opts.watch_identity_key_cert_pairs();
+  opts.set_verify_server_certs(bundle != nullptr);
+  opts.set_check_call_host(false);
+  opts.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<ServerIdVerifier>(
+          ServerSpiffeId(td)));
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::experimental::TlsCredentials(opts);
+  if (!creds) return absl::InternalError("could not build TLS channel credentials");
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // A fresh subchannel per channel: credentials differ between channels.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, creds, args);
+}
+
+absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
+  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(b.trust_domain()));
+  Bundle out(td);
+  for (const std::string& der : b.x509_authorities()) {
+    ASSIGN_OR_RETURN(X509Ptr c, ParseCertDer(der));
+    out.AddX509Authority(std::move(c));
+  }
+  for (const auto& k : b.jwt_authorities()) {
+    ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(k.public_key()));
+    out.AddJwtAuthority(k.key_id(), std::move(key));
+  }
+  if (b.sequence_number() != 0) out.set_sequence_number(b.sequence_number());
+  if (b.refresh_hint() != 0) out.set_refresh_hint_seconds(b.refresh_hint());
+  return out;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(const signet::types::X509Svid& svid) {
+  std::vector<X509Ptr> chain;
+  for (const std::string& der : svid.cert_chain()) {
+    ASSIGN_OR_RETURN(X509Ptr c, ParseCertDer(der));
+    chain.push_back(std::move(c));
+  }
+  if (chain.empty()) return absl::InternalError("server returned an empty certificate chain");
+  return chain;
+}
+
+absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key, absl::string_view challenge) {
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return OpensslError("EVP_MD_CTX_new");
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                         const_cast<EVP_PKEY*>(key)) != 1) {
+    return OpensslError("EVP_DigestSignInit");
+  }
+  size_t len = 0;
+  const auto* data = reinterpret_cast<const unsigned char*>(challenge.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, challenge.size()) != 1) {
+    return OpensslError("EVP_DigestSign");
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
+                     challenge.size()) != 1) {
+    return OpensslError("EVP_DigestSign");
+  }
+  sig.resize(len);
+  return sig;
+}
+
+absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
+                                          const AgentConfig& config, const EVP_PKEY* agent_key) {
+  ASSIGN_OR_RETURN(std::string csr, CreateCsrDer(agent_key));
+  signet::agent::AttestRequest req;
+  auto* params = req.mutable_params();
+  params->set_csr(csr);
+  EvpPkeyPtr pop_key;
+  if (config.node_attestor == "join_token") {
+    if (config.join_token.empty()) {
+      return absl::FailedPreconditionError("no join token configured (use -joinToken)");
+    }
+    params->mutable_data()->set_type("join_token");
+    params->mutable_data()->set_payload(config.join_token);
+  } else if (config.node_attestor == "x509pop") {
+    ASSIGN_OR_RETURN(std::string key_pem, ReadWholeFile(config.x509pop_private_key_path));
+    ASSIGN_OR_RETURN(pop_key, ParsePrivateKeyPem(key_pem));
+    ASSIGN_OR_RETURN(std::string cert_pem, ReadWholeFile(config.x509pop_certificate_path));
+    ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParseCertsPem(cert_pem));
+    if (!config.x509pop_intermediates_path.empty()) {
+      ASSIGN_OR_RETURN(std::string ipem, ReadWholeFile(config.x509pop_intermediates_path));
+      ASSIGN_OR_RETURN(std::vector<X509Ptr> inter, ParseCertsPem(ipem));
+      for (auto& c : inter) certs.push_back(std::move(c));
+    }
+    std::string payload;
+    for (const X509Ptr& c : certs) {
+      ASSIGN_OR_RETURN(std::string der, CertToDer(c.get()));
+      payload += der;
+    }
+    params->mutable_data()->set_type("x509pop");
+    params->mutable_data()->set_payload(payload);
+  } else {
+    return absl::FailedPreconditionError(
+        absl::StrCat("unsupported node attestor \"", config.node_attestor, "\""));
+  }
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->Attest(&ctx);
+  if (!stream->Write(req)) return FromGrpc(stream->Finish());
+  signet::agent::AttestResponse resp;
+  for (;;) {
+    if (!stream->Read(&resp)) {
+      grpc::Status s = stream->Finish();
+      if (s.ok()) return absl::InternalError("attestation ended without a result");
+      return FromGrpc(s);
+    }
+    if (resp.has_challenge()) {
+      if (!pop_key) return absl::InternalError("server sent an unexpected challenge");
+      ASSIGN_OR_RETURN(std::string sig, SignChallenge(pop_key.get(), resp.challenge()));
+      signet::agent::AttestRequest cr;
+      cr.set_challenge_response(sig);
+      if (!stream->Write(cr)) return FromGrpc(stream->Finish());
+      continue;
+    }
+    if (resp.has_result()) break;
+  }
+  stream->WritesDone();
+  (void)stream->Finish();
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ChainFromProto(resp.result().svid()));
+  ASSIGN_OR_RETURN(Bundle bundle, BundleFromProto(resp.result().bundle()));
+  return AttestOutcome{std::move(chain), std::move(bundle)};
+}
+
+}  // namespace signet::agent

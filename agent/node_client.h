@@ -1,0 +1,69 @@
+// The agent's side of the server protocol (signet.agent.Node): TLS channels
+// that pin the server's SPIFFE ID, node attestation, proto conversions.
+#ifndef SIGNET_AGENT_NODE_CLIENT_H_
+#define SIGNET_AGENT_NODE_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+#include "agent/config.h"
+#include "common/bundle.h"
+#include "common/openssl_util.h"
+#include "signet/agent.grpc.pb.h"
+
+namespace signet::agent {
+
+// AgentIdentity is the agent's own X.509-SVID and key.
+struct AgentIdentity {
+  std::vector<X509Ptr> chain;  // leaf first
+  EvpPkeyPtr key;
+};
+
+// ServerSpiffeId returns "spiffe://<td>/spire/server".
+std::string ServerSpiffeId(const TrustDomain& td);
+
+// NewServerChannel returns a TLS channel to `target` that trusts `bundle`'s
+// X.509 authorities (or, when `bundle` is null, any certificate: insecure
+// bootstrap), requires the server's URI SAN to be ServerSpiffeId(td), and
+// presents `identity` when not null. Internal when the credentials cannot be
+// built.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(
+    const std::string& target, const TrustDomain& td, const Bundle* bundle,
+    const AgentIdentity* identity);
+
+// BundleFromProto converts a signet.types.Bundle. InvalidArgument on a bad
+// trust domain, certificate or key.
+[[nodiscard]] absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b);
+
+// ChainFromProto parses an X509Svid's certificate chain (at least one).
+[[nodiscard]] absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(
+    const signet::types::X509Svid& svid);
+
+struct AttestOutcome {
+  std::vector<X509Ptr> chain;
+  Bundle bundle;
+};
+
+// AttestAgent runs node attestation with the configured NodeAttestor over
+// `stub`, asking for an agent SVID for `agent_key`. Returns the server's
+// status (PermissionDenied for a refused token, ...) or Internal for a
+// malformed answer.
+[[nodiscard]] absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
+                                                        const AgentConfig& config,
+                                                        const EVP_PKEY* agent_key);
+
+// SignChallenge signs `challenge` with SHA-256 (ECDSA DER or RSA PKCS#1 v1.5)
+// as the x509pop protocol requires.
+[[nodiscard]] absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key,
+                                                        absl::string_view challenge);
+
+// FromGrpc converts a gRPC status to an absl::Status.
+absl::Status FromGrpc(const grpc::Status& s);
+
+}  // namespace signet::agent
+
+#endif  // SIGNET_AGENT_NODE_CLIENT_H_

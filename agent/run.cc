@@ -1,0 +1,112 @@
+#include "agent/run.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent.h"
+#include "agent/workload_handler.h"
+#include "common/log.h"
+#include "common/peer_server.h"
+#include "common/status_macros.h"
+
+namespace signet::agent {
+namespace {
+
+class CatalogAttestor : public Attestor {
+ public:
+  explicit CatalogAttestor(std::shared_ptr<attestors::AttestorCatalog> c) : c_(std::move(c)) {}
+  absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t pid) override {
+    return c_->Attest(pid);
+  }
+
+ private:
+  const std::shared_ptr<attestors::AttestorCatalog> c_;
+};
+
+}  // namespace
+
+absl::Status RunAgent(AgentConfig config) {
+  // Signals are taken synchronously by this thread; block them before any
+  // other thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
+  ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,
+                   UnixSocketServer::Create(config.socket_path, 0755, 0777));
+  CatalogAttestor attestor(config.attestors);
+  std::unique_ptr<ProcessPinner> pinner = NewLinuxProcessPinner();
+  WorkloadHandlerConfig hc;
+  hc.manager = agent.get();
+  hc.attestor = &attestor;
+  hc.pinner = pinner.get();
+  UnixSocketServer* uss_ptr = uss.get();
+  hc.peer_lookup = [uss_ptr](const std::string& peer) { return uss_ptr->Lookup(peer); };
+  hc.close_connection = [](const PeerCred& c) {
+    if (c.fd >= 0) shutdown(c.fd, SHUT_RDWR);
+  };
+  WorkloadHandler handler(std::move(hc));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&handler);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return absl::InternalError("could not start the Workload API server");
+  if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(false);
+  uss->Start(server.get());
+  LogInfo("Starting Workload API", {{"path", config.socket_path}});
+
+  std::atomic<bool> attested{false};
+  absl::Status attest_status;
+  std::atomic<bool> attest_done{false};
+  std::thread attest_thread([&] {
+    attest_status = agent->Attest();
+    if (attest_status.ok()) {
+      attested = true;
+      agent->StartSync();
+    }
+    attest_done = true;
+    if (!attest_status.ok()) kill(getpid(), SIGTERM);
+  });
+
+  // Readiness for the health service follows the snapshot.
+  std::atomic<bool> stop_health{false};
+  std::thread health_thread([&] {
+    uint64_t seen = 0;
+    while (!stop_health) {
+      auto snap = agent->WaitForChange(seen, absl::Now() + absl::Milliseconds(200));
+      seen = snap->version;
+      if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(snap->ready);
+    }
+  });
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  LogInfo("Stopping agent", {{"signal", absl::StrCat(sig)}});
+  agent->Stop();
+  attest_thread.join();
+  stop_health = true;
+  health_thread.join();
+  uss->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (attest_done && !attest_status.ok() &&
+      attest_status.code() != absl::StatusCode::kCancelled) {
+    return attest_status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace signet::agent

@@ -1,0 +1,77 @@
+#include "attestors/catalog.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "attestors/process_info.h"
+#include "attestors/unix/unix_attestor.h"
+#include "common/log.h"
+
+namespace signet::attestors {
+
+bool SelectorsMatch(const std::vector<Selector>& entry, const std::vector<Selector>& workload) {
+  if (entry.empty()) return false;
+  std::set<Selector> have(workload.begin(), workload.end());
+  for (const Selector& s : entry) {
+    if (have.count(s) == 0) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::Create(
+    std::vector<std::unique_ptr<WorkloadAttestor>> attestors) {
+  if (attestors.empty()) {
+    return absl::InvalidArgumentError("at least one WorkloadAttestor must be configured");
+  }
+  return std::unique_ptr<AttestorCatalog>(new AttestorCatalog(std::move(attestors)));
+}
+
+absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromConfig(
+    ConfigSection section) {
+  std::vector<std::unique_ptr<WorkloadAttestor>> attestors;
+  bool bad = false;
+  for (const std::string& name : section.Keys()) {
+    ConfigSection plugin = section.Section(name);
+    ConfigSection data = plugin.Has("plugin_data") ? plugin.Section("plugin_data") : plugin;
+    if (name == "unix") {
+      UnixAttestorConfig c;
+      c.discover_workload_path = data.Bool("discover_workload_path", false);
+      c.workload_size_limit = data.Int("workload_size_limit", 0);
+      if (plugin.Has("plugin_data")) data.Finish();
+      plugin.Finish();
+      attestors.push_back(std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo()));
+    } else {
+      section.Error(name, "unknown WorkloadAttestor plugin (supported: unix)");
+      bad = true;
+    }
+  }
+  if (attestors.empty() && !bad) {
+    section.Error("", "at least one WorkloadAttestor must be configured");
+    bad = true;
+  }
+  if (bad) return absl::InvalidArgumentError("invalid WorkloadAttestor configuration");
+  return Create(std::move(attestors));
+}
+
+absl::StatusOr<std::vector<Selector>> AttestorCatalog::Attest(pid_t pid) const {
+  std::set<Selector> all;
+  absl::Status first_error;
+  size_t failed = 0;
+  for (const auto& a : attestors_) {
+    absl::StatusOr<std::vector<Selector>> s = a->Attest(pid);
+    if (!s.ok()) {
+      LogWarn("workload attestor failed",
+              {{"attestor", a->name()}, {"pid", absl::StrCat(pid)}, {"error", s.status().ToString()}});
+      if (first_error.ok()) first_error = s.status();
+      ++failed;
+      continue;
+    }
+    all.insert(s->begin(), s->end());
+  }
+  if (failed == attestors_.size()) return first_error;
+  return std::vector<Selector>(all.begin(), all.end());
+}
+
+}  // namespace signet::attestors

@@ -1,0 +1,102 @@
+#include "attestors/unix/unix_attestor.h"
+
+#include <openssl/evp.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/openssl_util.h"
+#include "common/status_macros.h"
+
+namespace signet::attestors {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 20;
+
+// EffectiveId picks the effective id (second field) as SPIRE does, or the
+// only one.
+uint32_t EffectiveId(const std::vector<uint32_t>& ids) { return ids.size() > 1 ? ids[1] : ids[0]; }
+
+}  // namespace
+
+UnixAttestor::UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc)
+    : config_(config), proc_(std::move(proc)) {}
+
+uint64_t UnixAttestor::hashes_computed() const {
+  absl::MutexLock l(&mu_);
+  return hashes_computed_;
+}
+
+absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(pid_t pid) {
+  ASSIGN_OR_RETURN(ProcessIds ids, proc_->Ids(pid));
+  std::vector<Selector> out;
+  auto add = [&out](absl::string_view key, absl::string_view v) {
+    out.push_back(Selector{"unix", absl::StrCat(key, ":", v)});
+  };
+  uint32_t uid = EffectiveId(ids.uids);
+  uint32_t gid = EffectiveId(ids.gids);
+  add("uid", absl::StrCat(uid));
+  if (auto n = proc_->UserName(uid)) add("user", *n);
+  add("gid", absl::StrCat(gid));
+  if (auto n = proc_->GroupName(gid)) add("group", *n);
+  for (uint32_t g : ids.groups) {
+    add("supplementary_gid", absl::StrCat(g));
+    if (auto n = proc_->GroupName(g)) add("supplementary_group", *n);
+  }
+  if (config_.discover_workload_path) {
+    ASSIGN_OR_RETURN(std::string path, proc_->ExePath(pid));
+    add("path", path);
+    if (config_.workload_size_limit >= 0) {
+      ASSIGN_OR_RETURN(std::string hex, ExeSha256Hex(pid));
+      add("sha256", hex);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> UnixAttestor::ExeSha256Hex(pid_t pid) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ExecutableFile> exe, proc_->OpenExe(pid));
+  const FileIdentity& id = exe->identity();
+  {
+    absl::MutexLock l(&mu_);
+    auto it = hash_cache_.find(id);
+    if (it != hash_cache_.end()) return it->second;
+  }
+  if (config_.workload_size_limit > 0 && id.size > config_.workload_size_limit) {
+    LogWarn("workload executable exceeds size limit; not hashing",
+            {{"pid", absl::StrCat(pid)},
+             {"size", absl::StrCat(id.size)},
+             {"limit", absl::StrCat(config_.workload_size_limit)}});
+    return absl::FailedPreconditionError(absl::StrCat("workload executable exceeds size limit (",
+                                                      id.size, " > ",
+                                                      config_.workload_size_limit, ")"));
+  }
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return OpensslError("sha256 init");
+  }
+  std::string buf;
+  int64_t total = 0;
+  for (;;) {
+    buf.clear();
+    ASSIGN_OR_RETURN(size_t n, exe->Read(kReadChunk, &buf));
+    if (n == 0) break;
+    total += n;
+    if (config_.workload_size_limit > 0 && total > config_.workload_size_limit) {
+      return absl::FailedPreconditionError("workload executable grew beyond size limit");
+    }
+    if (EVP_DigestUpdate(ctx.get(), buf.data(), n) != 1) return OpensslError("sha256 update");
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), md, &md_len) != 1) return OpensslError("sha256 final");
+  std::string hex = HexEncode(absl::string_view(reinterpret_cast<char*>(md), md_len));
+  absl::MutexLock l(&mu_);
+  ++hashes_computed_;
+  if (hash_cache_.size() >= kMaxCacheEntries) hash_cache_.clear();
+  hash_cache_[id] = hex;
+  return hex;
+}
+
+}  // namespace signet::attestors

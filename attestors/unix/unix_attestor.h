@@ -1,0 +1,64 @@
+// The "unix" workload attestor: selectors from a process's uid, gid and
+// groups and, optionally, its executable's path and SHA-256 (SPIRE's unix
+// plugin).
+#ifndef SIGNET_ATTESTORS_UNIX_UNIX_ATTESTOR_H_
+#define SIGNET_ATTESTORS_UNIX_UNIX_ATTESTOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "attestors/process_info.h"
+#include "attestors/workload_attestor.h"
+
+namespace signet::attestors {
+
+struct UnixAttestorConfig {
+  // Adds unix:path and unix:sha256.
+  bool discover_workload_path = false;
+  // Largest executable hashed, in bytes: 0 = no limit, negative = never hash
+  // (no unix:sha256 selector). A bigger executable fails attestation, as in
+  // SPIRE.
+  int64_t workload_size_limit = 0;
+};
+
+// UnixAttestor implements WorkloadAttestor. Thread-safe. Executable hashes
+// are cached by FileIdentity (device, inode, size, mtime, ctime of the opened
+// /proc/<pid>/exe) so a repeated call never re-reads the binary.
+class UnixAttestor : public WorkloadAttestor {
+ public:
+  // Most cached hashes kept; the cache is cleared when it is full.
+  static constexpr size_t kMaxCacheEntries = 4096;
+
+  UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc);
+
+  // Attest returns unix:uid, unix:user, unix:gid, unix:group,
+  // unix:supplementary_gid, unix:supplementary_group (names when they resolve)
+  // and with discover_workload_path unix:path and unix:sha256. Errors:
+  // NotFound (process gone), Internal (read failure), FailedPrecondition
+  // (executable exceeds workload_size_limit).
+  absl::StatusOr<std::vector<Selector>> Attest(pid_t pid) override;
+  std::string name() const override { return "unix"; }
+
+  // Number of executables hashed so far (cache misses); for tests.
+  uint64_t hashes_computed() const;
+
+ private:
+  absl::StatusOr<std::string> ExeSha256Hex(pid_t pid);
+
+  const UnixAttestorConfig config_;
+  const std::unique_ptr<ProcessInfo> proc_;
+
+  mutable absl::Mutex mu_;
+  // Guarded by mu_
+  std::map<FileIdentity, std::string> hash_cache_ ABSL_GUARDED_BY(mu_);
+  uint64_t hashes_computed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace signet::attestors
+
+#endif  // SIGNET_ATTESTORS_UNIX_UNIX_ATTESTOR_H_

@@ -1,0 +1,42 @@
+// Audit log: one JSON line per admin and agent call.
+#ifndef SIGNET_SERVER_AUDIT_LOG_H_
+#define SIGNET_SERVER_AUDIT_LOG_H_
+
+#include <string>
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/struct.pb.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace signet::server {
+
+// AuditLog writes to a file descriptor (stderr by default). Thread-safe.
+class AuditLog {
+ public:
+  explicit AuditLog(bool enabled, int fd = 2) : enabled_(enabled), fd_(fd) {}
+  bool enabled() const { return enabled_; }
+
+  // Record writes {"type":"audit","request_id","time","method","caller":{...},
+  // "request":{...},"status","status_code","status_message"}. Request fields
+  // that may carry key material or secrets are replaced by "[REDACTED]".
+  void Record(const std::string& method, const google::protobuf::Struct& caller,
+              const google::protobuf::Message* request, const absl::Status& status);
+
+ private:
+  const bool enabled_;
+  const int fd_;
+  absl::Mutex mu_;
+};
+
+// NewRequestId returns a random request id (uuid form).
+std::string NewRequestId();
+
+// ToGrpcStatus converts an absl::Status to a grpc::Status (same codes).
+grpc::Status ToGrpcStatus(const absl::Status& s);
+
+}  // namespace signet::server
+
+#endif  // SIGNET_SERVER_AUDIT_LOG_H_

@@ -1,0 +1,166 @@
+#include "server/key_manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace signet::server {
+namespace {
+
+absl::Status CheckName(const std::string& name) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError("key name must be 1-128 characters");
+  }
+  for (char ch : name) {
+    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-')) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid key name \"", name, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// DiskKeyManager stores keys as <dir>/<name>.pem and caches them.
+class DiskKeyManager : public KeyManager {
+ public:
+  explicit DiskKeyManager(std::string dir) : dir_(std::move(dir)) {}
+
+  absl::StatusOr<EvpPkeyPtr> GenerateKey(const std::string& name, KeyType type) override {
+    RETURN_IF_ERROR(CheckName(name));
+    ASSIGN_OR_RETURN(EvpPkeyPtr key, signet::GenerateKey(type));
+    ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPkcs8Pem(key.get()));
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(WriteFileAtomic(PathOf(name), pem, 0600));
+    return key;
+  }
+
+  absl::StatusOr<EvpPkeyPtr> GetKey(const std::string& name) override {
+    RETURN_IF_ERROR(CheckName(name));
+    absl::MutexLock l(&mu_);
+    std::string path = PathOf(name);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("key \"", name, "\" not found"));
+      return absl::InternalError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+    }
+    std::string pem;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) pem.append(buf, static_cast<size_t>(n));
+    close(fd);
+    absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyPem(pem);
+    if (!key.ok()) {
+      return absl::InternalError(absl::StrCat("key file ", path, " is invalid: ",
+                                              key.status().message()));
+    }
+    return key;
+  }
+
+  absl::Status DeleteKey(const std::string& name) override {
+    RETURN_IF_ERROR(CheckName(name));
+    absl::MutexLock l(&mu_);
+    if (unlink(PathOf(name).c_str()) != 0 && errno != ENOENT) {
+      return absl::InternalError(absl::StrCat("cannot remove key ", name, ": ", strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string PathOf(const std::string& name) const { return dir_ + "/" + name + ".pem"; }
+
+  const std::string dir_;
+  absl::Mutex mu_;
+};
+
+// MemoryKeyManager keeps PKCS#8 DER copies in a map.
+class MemoryKeyManager : public KeyManager {
+ public:
+  absl::StatusOr<EvpPkeyPtr> GenerateKey(const std::string& name, KeyType type) override {
+    RETURN_IF_ERROR(CheckName(name));
+    ASSIGN_OR_RETURN(EvpPkeyPtr key, signet::GenerateKey(type));
+    ASSIGN_OR_RETURN(std::string der, PrivateKeyToPkcs8Der(key.get()));
+    absl::MutexLock l(&mu_);
+    keys_[name] = std::move(der);
+    return key;
+  }
+  absl::StatusOr<EvpPkeyPtr> GetKey(const std::string& name) override {
+    absl::MutexLock l(&mu_);
+    auto it = keys_.find(name);
+    if (it == keys_.end()) return absl::NotFoundError(absl::StrCat("key \"", name, "\" not found"));
+    return ParsePrivateKeyDer(it->second);
+  }
+  absl::Status DeleteKey(const std::string& name) override {
+    absl::MutexLock l(&mu_);
+    keys_.erase(name);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::Status MakeDirs(const std::string& path, int mode) {
+  if (path.empty()) return absl::InvalidArgumentError("empty directory path");
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    size_t next = path.find('/', pos + 1);
+    cur = path.substr(0, next);
+    pos = next;
+    if (cur.empty() || cur == "/" || cur == "." || cur == "..") continue;
+    if (mkdir(cur.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+      return absl::InternalError(absl::StrCat("cannot create directory ", cur, ": ", strerror(errno)));
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::InternalError(absl::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomic(const std::string& path, const std::string& data, int mode) {
+  std::string tmp = path + ".tmp";
+  unlink(tmp.c_str());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
+  fchmod(fd, static_cast<mode_t>(mode));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(e)));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("cannot rename to ", path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> NewDiskKeyManager(const std::string& dir) {
+  RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  chmod(dir.c_str(), 0700);
+  return std::unique_ptr<KeyManager>(new DiskKeyManager(dir));
+}
+
+std::unique_ptr<KeyManager> NewMemoryKeyManager() { return std::make_unique<MemoryKeyManager>(); }
+
+}  // namespace signet::server

@@ -1,0 +1,391 @@
+#include "server/node_service.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/bundle.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/x509.h"
+#include "server/entry_validation.h"
+#include "server/x509pop.h"
+
+namespace signet::server {
+
+using signet::agent::AttestRequest;
+using signet::agent::AttestResponse;
+using signet::types::AttestedAgent;
+using signet::types::RegistrationEntry;
+using signet::types::Selector;
+
+namespace {
+
+constexpr char kJoinTokenExpired[] = "join token expired";
+
+void FillSvid(const SpiffeId& id, const SignedX509& s, signet::types::X509Svid* out) {
+  out->set_spiffe_id(id.ToString());
+  out->add_cert_chain(s.leaf_der);
+  out->set_expires_at(absl::ToUnixSeconds(s.expires_at));
+}
+
+std::vector<Selector> SelectorsOf(const AttestedAgent& a) {
+  return std::vector<Selector>(a.selectors().begin(), a.selectors().end());
+}
+
+}  // namespace
+
+void NodeService::Audit(const std::string& method, const std::string& caller,
+                        grpc::ServerContext* ctx, const google::protobuf::Message* req,
+                        const absl::Status& st) {
+  if (!d_->audit->enabled()) return;
+  google::protobuf::Struct c;
+  if (!caller.empty()) (*c.mutable_fields())["spiffe_id"].set_string_value(caller);
+  (*c.mutable_fields())["address"].set_string_value(ctx->peer());
+  d_->audit->Record("signet.agent.Node/" + method, c, req, st);
+}
+
+absl::StatusOr<AttestedAgent> NodeService::Authenticate(grpc::ServerContext* ctx,
+                                                        std::string* caller_id) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
+  std::vector<grpc::string_ref> pems;
+  if (auth != nullptr) pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) {
+    return absl::UnauthenticatedError("an agent SVID is required for this call");
+  }
+  absl::StatusOr<std::vector<X509Ptr>> certs =
+      ParseCertsPem(absl::string_view(pems[0].data(), pems[0].size()));
+  if (!certs.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("invalid agent SVID: ", certs.status().message()));
+  }
+  BundleSet bundles;
+  bundles.Put(d_->ca->GetBundle());
+  std::vector<X509Ptr> chain;
+  chain.push_back(CopyCert((*certs)[0].get()));
+  absl::StatusOr<SpiffeId> id = VerifyX509Svid(chain, bundles, d_->clock->Now());
+  if (!id.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat("invalid agent SVID: ", id.status().message()));
+  }
+  *caller_id = id->ToString();
+  if (!absl::StartsWith(id->path(), "/spire/agent/")) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("caller \"", id->ToString(), "\" is not an agent"));
+  }
+  absl::StatusOr<AttestedAgent> agent = d_->ds->GetAttestedAgent(id->ToString());
+  if (!agent.ok()) {
+    if (agent.status().code() == absl::StatusCode::kNotFound) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("agent \"", id->ToString(), "\" is not attested or was evicted"));
+    }
+    return agent.status();
+  }
+  if (agent->banned()) {
+    return absl::PermissionDeniedError(absl::StrCat("agent \"", id->ToString(), "\" is banned"));
+  }
+  if (agent->x509_svid_serial() != CertSerialHex((*certs)[0].get())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("agent SVID of \"", id->ToString(), "\" has been superseded"));
+  }
+  return agent;
+}
+
+grpc::Status NodeService::Attest(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream) {
+  AttestRequest first;
+  std::string agent_id;
+  absl::Status st;
+  if (!stream->Read(&first)) {
+    st = absl::InvalidArgumentError("missing attestation request");
+  } else {
+    st = DoAttest(stream, &first, &agent_id);
+  }
+  if (!st.ok()) {
+    LogWarn("agent attestation failed",
+            {{"error", std::string(st.message())}, {"peer", ctx->peer()}});
+  }
+  Audit("Attest", agent_id, ctx, &first, st);
+  return ToGrpcStatus(st);
+}
+
+absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream,
+                                   AttestRequest* first, std::string* agent_id_out) {
+  if (!first->has_params()) {
+    return absl::InvalidArgumentError("the first attestation message must carry params");
+  }
+  const signet::agent::AttestParams& params = first->params();
+  const std::string& type = params.data().type();
+  if (params.csr().empty()) return absl::InvalidArgumentError("missing CSR");
+  {
+    absl::StatusOr<X509ReqPtr> csr = ParseCsrDer(params.csr());
+    if (!csr.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid CSR: ", csr.status().message()));
+    }
+  }
+  const TrustDomain& td = d_->trust_domain;
+  absl::Time now = d_->clock->Now();
+  std::string agent_path;
+  std::vector<Selector> selectors;
+  std::string alias_spiffe_id;
+  if (type == "join_token") {
+    if (!d_->config->join_token_enabled) {
+      return absl::PermissionDeniedError("node attestor \"join_token\" is not configured");
+    }
+    const std::string& token = params.data().payload();
+    if (token.empty()) return absl::InvalidArgumentError("join token is empty");
+    if (!ValidatePath("/" + token).ok()) {
+      return absl::PermissionDeniedError("join token does not exist or has already been used");
+    }
+    absl::StatusOr<signet::types::JoinToken> t = d_->ds->ConsumeJoinToken(token, now);
+    if (!t.ok()) {
+      if (t.status().code() != absl::StatusCode::kNotFound) return t.status();
+      if (absl::StrContains(t.status().message(), kJoinTokenExpired)) {
+        return absl::PermissionDeniedError(kJoinTokenExpired);
+      }
+      return absl::PermissionDeniedError("join token does not exist or has already been used");
+    }
+    agent_path = "/spire/agent/join_token/" + token;
+    alias_spiffe_id = t->spiffe_id();
+  } else if (type == "x509pop") {
+    if (!d_->config->x509pop_enabled) {
+      return absl::PermissionDeniedError("node attestor \"x509pop\" is not configured");
+    }
+    ASSIGN_OR_RETURN(X509PopIdentity ident,
+                     VerifyX509PopChain(params.data().payload(), x509pop_roots_, now));
+    ASSIGN_OR_RETURN(std::string challenge, RandomBytes(32));
+    AttestResponse ch;
+    ch.set_challenge(challenge);
+    if (!stream->Write(ch)) return absl::UnavailableError("agent went away during attestation");
+    AttestRequest resp;
+    if (!stream->Read(&resp) || !resp.has_challenge_response()) {
+      return absl::InvalidArgumentError("x509pop: missing challenge response");
+    }
+    RETURN_IF_ERROR(
+        VerifyChallengeSignature(ident.leaf_key.get(), challenge, resp.challenge_response()));
+    agent_path = "/spire/agent/x509pop/" + ident.fingerprint;
+    selectors = std::move(ident.selectors);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown attestation type \"", type, "\" (want join_token or x509pop)"));
+  }
+  ASSIGN_OR_RETURN(SpiffeId agent_id, SpiffeId::FromParts(td, agent_path));
+  *agent_id_out = agent_id.ToString();
+
+  absl::StatusOr<AttestedAgent> existing = d_->ds->GetAttestedAgent(agent_id.ToString());
+  if (existing.ok() && existing->banned()) return absl::PermissionDeniedError("agent is banned");
+  if (!existing.ok() && existing.status().code() != absl::StatusCode::kNotFound) {
+    return existing.status();
+  }
+
+  ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(params.csr(), agent_id, {},
+                                                                d_->config->EffectiveAgentTtl()));
+  AttestedAgent agent;
+  agent.set_spiffe_id(agent_id.ToString());
+  agent.set_attestation_type(type);
+  agent.set_x509_svid_serial(svid.serial_hex);
+  agent.set_x509_svid_expires_at(absl::ToUnixSeconds(svid.expires_at));
+  for (const Selector& s : selectors) *agent.add_selectors() = s;
+  agent.set_created_at(existing.ok() ? existing->created_at() : absl::ToUnixSeconds(now));
+  agent.set_last_seen_at(absl::ToUnixSeconds(now));
+  if (existing.ok()) {
+    RETURN_IF_ERROR(d_->ds->UpdateAttestedAgent(agent));
+    d_->hub->AgentSelectorsChanged(agent.spiffe_id(), selectors);
+  } else {
+    absl::Status cs = d_->ds->CreateAttestedAgent(agent);
+    if (cs.code() == absl::StatusCode::kAlreadyExists) {
+      RETURN_IF_ERROR(d_->ds->UpdateAttestedAgent(agent));
+    } else {
+      RETURN_IF_ERROR(cs);
+    }
+  }
+  if (!alias_spiffe_id.empty()) {
+    RegistrationEntry alias;
+    alias.set_spiffe_id(alias_spiffe_id);
+    alias.set_parent_id(agent_id.ToString());
+    Selector* s = alias.add_selectors();
+    s->set_type("spiffe_id");
+    s->set_value(agent_id.ToString());
+    absl::StatusOr<RegistrationEntry> created = store_->Create(alias);
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return created.status();
+    }
+  }
+  LogInfo("agent attested", {{"agent_id", agent_id.ToString()}, {"type", type}});
+  AttestResponse out;
+  signet::agent::AttestResult* r = out.mutable_result();
+  FillSvid(agent_id, svid, r->mutable_svid());
+  *r->mutable_bundle() = d_->ca->BundleProto();
+  for (const Selector& s : selectors) *r->add_selectors() = s;
+  if (!stream->Write(out)) return absl::UnavailableError("agent went away during attestation");
+  return absl::OkStatus();
+}
+
+grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx,
+                                     const signet::agent::RenewAgentRequest* req,
+                                     signet::agent::RenewAgentResponse* resp) {
+  std::string caller;
+  absl::Status st = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+    ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::FromString(agent.spiffe_id()));
+    ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(
+                                          req->csr(), id, {}, d_->config->EffectiveAgentTtl()));
+    agent.set_x509_svid_serial(svid.serial_hex);
+    agent.set_x509_svid_expires_at(absl::ToUnixSeconds(svid.expires_at));
+    agent.set_last_seen_at(absl::ToUnixSeconds(d_->clock->Now()));
+    RETURN_IF_ERROR(d_->ds->UpdateAttestedAgent(agent));
+    FillSvid(id, svid, resp->mutable_svid());
+    return absl::OkStatus();
+  }();
+  Audit("RenewAgent", caller, ctx, req, st);
+  return ToGrpcStatus(st);
+}
+
+grpc::Status NodeService::Sync(grpc::ServerContext* ctx, const signet::agent::SyncRequest* req,
+                               grpc::ServerWriter<signet::agent::SyncResponse>* writer) {
+  std::string caller;
+  absl::StatusOr<AttestedAgent> agent = Authenticate(ctx, &caller);
+  Audit("Sync", caller, ctx, req, agent.status());
+  if (!agent.ok()) return ToGrpcStatus(agent.status());
+  std::shared_ptr<SyncSubscription> sub = d_->hub->Subscribe(caller, SelectorsOf(*agent));
+  std::vector<Selector> selectors = SelectorsOf(*agent);
+  absl::Status result;
+  bool recheck = false;
+  while (true) {
+    if (!recheck) {
+      absl::Status w = d_->hub->Wait(sub, absl::Now() + absl::Seconds(1));
+      if (absl::IsDeadlineExceeded(w)) {
+        if (ctx->IsCancelled()) break;
+        continue;
+      }
+      if (!w.ok()) {
+        result = w;
+        break;
+      }
+      // Selectors may have changed by re-attestation.
+      absl::StatusOr<AttestedAgent> a = d_->ds->GetAttestedAgent(caller);
+      if (!a.ok() || a->banned()) {
+        result = absl::PermissionDeniedError(
+            absl::StrCat("agent \"", caller, "\" is no longer attested"));
+        break;
+      }
+      selectors = SelectorsOf(*a);
+    }
+    uint64_t rev = d_->hub->revision();
+    AuthorizedEntries auth = d_->entries->ComputeAuthorized(caller, selectors, d_->clock->Now());
+    d_->hub->Watch(sub, auth.parents);
+    recheck = d_->hub->revision() != rev;
+    if (recheck) continue;
+    signet::agent::SyncResponse resp;
+    std::sort(auth.entries.begin(), auth.entries.end(),
+              [](const RegistrationEntry& a, const RegistrationEntry& b) { return a.id() < b.id(); });
+    for (RegistrationEntry& e : auth.entries) *resp.add_entries() = std::move(e);
+    *resp.mutable_bundle() = d_->ca->BundleProto();
+    absl::StatusOr<std::vector<signet::types::Bundle>> all = d_->ds->ListBundles();
+    if (all.ok()) {
+      for (const signet::types::Bundle& b : *all) {
+        if (b.trust_domain() != d_->trust_domain.name()) {
+          (*resp.mutable_federated_bundles())[b.trust_domain()] = b;
+        }
+      }
+    }
+    resp.set_revision(rev);
+    if (!writer->Write(resp)) break;
+  }
+  d_->hub->Unsubscribe(sub);
+  return ToGrpcStatus(result);
+}
+
+grpc::Status NodeService::BatchNewX509Svid(grpc::ServerContext* ctx,
+                                           const signet::agent::BatchNewX509SvidRequest* req,
+                                           signet::agent::BatchNewX509SvidResponse* resp) {
+  std::string caller;
+  absl::Status st = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+    if (req->params_size() > kMaxBatchSvidParams) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("too many params (at most ", kMaxBatchSvidParams, " per call)"));
+    }
+    AuthorizedEntries auth =
+        d_->entries->ComputeAuthorized(caller, SelectorsOf(agent), d_->clock->Now());
+    std::map<std::string, const RegistrationEntry*> by_id;
+    for (const RegistrationEntry& e : auth.entries) by_id[e.id()] = &e;
+    for (const signet::agent::NewX509SvidParams& p : req->params()) {
+      signet::agent::BatchNewX509SvidResult* r = resp->add_results();
+      r->set_entry_id(p.entry_id());
+      auto it = by_id.find(p.entry_id());
+      absl::Status rs;
+      if (it == by_id.end()) {
+        rs = absl::PermissionDeniedError(
+            absl::StrCat("entry ", p.entry_id(), " is not authorized for this agent"));
+      } else {
+        const RegistrationEntry& e = *it->second;
+        absl::StatusOr<SpiffeId> id = SpiffeId::FromString(e.spiffe_id());
+        absl::StatusOr<SignedX509> svid =
+            id.ok() ? d_->ca->SignX509SvidFromCsr(
+                          p.csr(), *id,
+                          std::vector<std::string>(e.dns_names().begin(), e.dns_names().end()),
+                          absl::Seconds(e.x509_svid_ttl()))
+                    : absl::StatusOr<SignedX509>(id.status());
+        if (svid.ok()) {
+          FillSvid(*id, *svid, r->mutable_svid());
+        } else {
+          rs = svid.status();
+        }
+      }
+      r->set_status_code(static_cast<int32_t>(rs.code()));
+      r->set_status_message(std::string(rs.message()));
+    }
+    return absl::OkStatus();
+  }();
+  Audit("BatchNewX509Svid", caller, ctx, req, st);
+  return ToGrpcStatus(st);
+}
+
+grpc::Status NodeService::NewJwtSvid(grpc::ServerContext* ctx,
+                                     const signet::agent::NewJwtSvidRequest* req,
+                                     signet::agent::NewJwtSvidResponse* resp) {
+  std::string caller;
+  absl::Status st = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+    if (req->audience_size() == 0) return absl::InvalidArgumentError("audience is required");
+    for (const std::string& a : req->audience()) {
+      if (a.empty()) return absl::InvalidArgumentError("audience must not be empty");
+    }
+    AuthorizedEntries auth =
+        d_->entries->ComputeAuthorized(caller, SelectorsOf(agent), d_->clock->Now());
+    const RegistrationEntry* entry = nullptr;
+    for (const RegistrationEntry& e : auth.entries) {
+      if (e.id() == req->entry_id()) entry = &e;
+    }
+    if (entry == nullptr) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("entry ", req->entry_id(), " is not authorized for this agent"));
+    }
+    ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::FromString(entry->spiffe_id()));
+    ASSIGN_OR_RETURN(SignedJwt jwt,
+                     d_->ca->SignJwtSvid(id, {req->audience().begin(), req->audience().end()},
+                                         absl::Seconds(entry->jwt_svid_ttl())));
+    resp->set_token(jwt.token);
+    resp->set_issued_at(absl::ToUnixSeconds(jwt.issued_at));
+    resp->set_expires_at(absl::ToUnixSeconds(jwt.expires_at));
+    return absl::OkStatus();
+  }();
+  Audit("NewJwtSvid", caller, ctx, req, st);
+  return ToGrpcStatus(st);
+}
+
+grpc::Status NodeService::FetchBundle(grpc::ServerContext* ctx,
+                                      const signet::agent::FetchBundleRequest* req,
+                                      signet::agent::FetchBundleResponse* resp) {
+  std::string caller;
+  absl::Status st = Authenticate(ctx, &caller).status();
+  if (st.ok()) *resp->mutable_bundle() = d_->ca->BundleProto();
+  Audit("FetchBundle", caller, ctx, req, st);
+  return ToGrpcStatus(st);
+}
+
+void NodeService::Shutdown() { d_->hub->CloseAll(absl::UnavailableError("server shutting down")); }
+
+}  // namespace signet::server

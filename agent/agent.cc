@@ -67,10 +67,16 @@ absl::Duration Jitter(absl::Duration max) {
   return absl::Milliseconds(d(rng));
 }
 
+// HalfLife returns the middle of a certificate's validity, ignoring the
+// NotBefore backdating our issuer applies for clock skew.
+absl::Time HalfLife(absl::Time nb, absl::Time na) {
+  absl::Time start = std::min(nb + kNotBeforeBackdate, na);
+  return start + (na - start) / 2;
+}
+
 bool Retryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
-         s.code() == absl::StatusCode::kDeadlineExceeded ||
-         s.code() == absl::StatusCode::kUnknown;
+         s.code() == absl::StatusCode::kDeadlineExceeded || s.code() == absl::StatusCode::kUnknown;
 }
 
 bool Servable(const signet::types::RegistrationEntry& e, absl::Time now) {
@@ -114,9 +120,7 @@ std::string Agent::Target() const {
   return absl::StrCat(host, ":", config_.server_port);
 }
 
-std::string Agent::DataFile(const std::string& name) const {
-  return config_.data_dir + "/" + name;
-}
+std::string Agent::DataFile(const std::string& name) const { return config_.data_dir + "/" + name; }
 
 std::string Agent::agent_id() {
   absl::MutexLock l(&mu_);
@@ -190,8 +194,8 @@ absl::Status Agent::AttestOnce() {
   auto stub = signet::agent::Node::NewStub(ch);
   ASSIGN_OR_RETURN(AttestOutcome out, AttestAgent(stub.get(), config_, key.get()));
   if (out.bundle.trust_domain() != td_) {
-    return absl::FailedPreconditionError(absl::StrCat("server bundle is for trust domain ",
-                                                      out.bundle.trust_domain().name()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("server bundle is for trust domain ", out.bundle.trust_domain().name()));
   }
   auto id = std::make_shared<AgentIdentity>();
   id->chain = std::move(out.chain);
@@ -222,8 +226,7 @@ absl::Status Agent::Attest() {
     absl::StatusOr<std::string> pem = ReadFileBytes(path);
     if (!pem.ok()) {
       if (path == config_.trust_bundle_path) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot read trust_bundle_path ", path));
+        return absl::FailedPreconditionError(absl::StrCat("cannot read trust_bundle_path ", path));
       }
       continue;
     }
@@ -260,8 +263,6 @@ absl::Status Agent::Attest() {
     if (!Retryable(s)) return s;
     LogWarn("server unavailable for attestation; retrying", {{"error", s.ToString()}});
     absl::MutexLock l(&mu_);
-    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    (void)stop;
     if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff)) {
       return absl::CancelledError("agent stopping");
     }
@@ -363,7 +364,7 @@ void Agent::WorkerLoop() {
       if (identity_ && !identity_->chain.empty()) {
         absl::Time nb = CertNotBefore(identity_->chain[0].get());
         absl::Time na = CertNotAfter(identity_->chain[0].get());
-        next = std::min(next, std::max(nb + (na - nb) / 2, renew_retry_at_));
+        next = std::min(next, std::max(HalfLife(nb, na), renew_retry_at_));
       }
     }
     next_wake_ = std::max(next, absl::Now() + absl::Milliseconds(50));
@@ -512,12 +513,14 @@ bool Agent::MintDue(absl::Time now) {
       CachedSvid c;
       c.spiffe_id = eit->second.spiffe_id();
       c.revision = eit->second.revision_number();
-      c.rotate_at = m->not_before + life / 2 - Jitter(life / 10);
+      c.rotate_at = std::max(HalfLife(m->not_before, m->not_after) - Jitter(life / 20),
+                             absl::Now() + absl::Milliseconds(500));
       c.material = std::move(m);
       svids_[r.entry_id()] = std::move(c);
       mint_retry_at_.erase(r.entry_id());
       changed = true;
-      LogDebug("minted X.509-SVID", {{"entry_id", r.entry_id()}, {"spiffe_id", eit->second.spiffe_id()}});
+      LogDebug("minted X.509-SVID",
+               {{"entry_id", r.entry_id()}, {"spiffe_id", eit->second.spiffe_id()}});
     }
   }
   return changed;
@@ -532,7 +535,7 @@ void Agent::MaybeRenewAgent(absl::Time now) {
   if (!cur || cur->chain.empty() || now < renew_retry_at_) return;
   absl::Time nb = CertNotBefore(cur->chain[0].get());
   absl::Time na = CertNotAfter(cur->chain[0].get());
-  if (now < nb + (na - nb) / 2) return;
+  if (now < HalfLife(nb, na)) return;
   absl::Status s = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey(KeyType::kEcP256));
     ASSIGN_OR_RETURN(std::string csr, CreateCsrDer(key.get()));
@@ -610,11 +613,12 @@ std::shared_ptr<const AgentSnapshot> Agent::WaitForChange(uint64_t seen, absl::T
     uint64_t seen;
   } arg{this, seen};
   absl::MutexLock l(&snap_mu_);
-  snap_mu_.AwaitWithDeadline(
-      absl::Condition(
-          +[](Arg* x) ABSL_NO_THREAD_SAFETY_ANALYSIS { return x->a->snapshot_->version != x->seen; },
-          &arg),
-      deadline);
+  snap_mu_.AwaitWithDeadline(absl::Condition(
+                                 +[](Arg* x) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                   return x->a->snapshot_->version != x->seen;
+                                 },
+                                 &arg),
+                             deadline);
   return snapshot_;
 }
 

@@ -3,15 +3,15 @@
 #ifndef SIGNET_AGENT_AGENT_H_
 #define SIGNET_AGENT_AGENT_H_
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"

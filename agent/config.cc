@@ -103,11 +103,10 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     if (p.present()) {
       ConfigSection d = PluginData(p);
       d.Finish();
-      p.Finish();
+      if (p.Has("plugin_data")) p.Finish();
     }
-    if (c.join_token.empty()) {
-      a.Error("join_token", "is required by the join_token node attestor (or use -joinToken)");
-    }
+    // No token is fine when data_dir holds a valid agent SVID from an earlier
+    // run; Attest() reports a missing token otherwise.
   } else if (c.node_attestor == "x509pop") {
     ConfigSection p = na.Section("x509pop");
     ConfigSection d = PluginData(p);
@@ -117,7 +116,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     if (c.x509pop_private_key_path.empty()) d.Error("private_key_path", "is required");
     if (c.x509pop_certificate_path.empty()) d.Error("certificate_path", "is required");
     d.Finish();
-    p.Finish();
+    if (p.Has("plugin_data")) p.Finish();
   } else if (!c.node_attestor.empty()) {
     na.MarkKnown(c.node_attestor);
     na.Error(c.node_attestor, "unknown NodeAttestor plugin (supported: join_token, x509pop)");
@@ -134,7 +133,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
         ConfigSection d = PluginData(p);
         if (name == "disk") d.MarkKnown("directory");
         d.Finish();
-        p.Finish();
+        if (p.Has("plugin_data")) p.Finish();
       }
     } else if (!name.empty()) {
       km.MarkKnown(name);
@@ -145,7 +144,8 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
   // WorkloadAttestor.
   ConfigSection wa = plugins.Section("WorkloadAttestor");
   if (!wa.present()) {
-    if (plugins.present()) plugins.Error("WorkloadAttestor", "at least one plugin must be configured");
+    if (plugins.present())
+      plugins.Error("WorkloadAttestor", "at least one plugin must be configured");
   } else {
     auto cat = attestors::AttestorCatalog::FromConfig(wa);
     if (cat.ok()) c.attestors = std::move(*cat);

@@ -1,13 +1,13 @@
 #include "agent/node_client.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -127,8 +127,8 @@ absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(const signet::types::X509Svi
 absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key, absl::string_view challenge) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return OpensslError("EVP_MD_CTX_new");
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
-                         const_cast<EVP_PKEY*>(key)) != 1) {
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(key)) !=
+      1) {
     return OpensslError("EVP_DigestSignInit");
   }
   size_t len = 0;

@@ -3,11 +3,11 @@
 #ifndef SIGNET_AGENT_NODE_CLIENT_H_
 #define SIGNET_AGENT_NODE_CLIENT_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "agent/config.h"

@@ -1,14 +1,14 @@
 #include "agent/run.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
 #include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <deque>
 #include <thread>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
@@ -29,6 +29,53 @@ class CatalogAttestor : public Attestor {
 
  private:
   const std::shared_ptr<attestors::AttestorCatalog> c_;
+};
+
+// DelayedCloser shuts connections down shortly after a call was refused, so
+// the refusal status reaches the client first. Checks the connection id so a
+// reused fd number is never touched. Thread-safe.
+class DelayedCloser {
+ public:
+  explicit DelayedCloser(UnixSocketServer* uss) : uss_(uss), thread_([this] { Loop(); }) {}
+  ~DelayedCloser() {
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+  void Close(const PeerCred& c) {
+    absl::MutexLock l(&mu_);
+    queue_.push_back({c, absl::Now() + absl::Milliseconds(200)});
+  }
+
+ private:
+  struct Item {
+    PeerCred cred;
+    absl::Time at;
+  };
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
+  void Loop() {
+    absl::MutexLock l(&mu_);
+    for (;;) {
+      mu_.Await(absl::Condition(this, &DelayedCloser::Ready));
+      if (stopping_) return;
+      Item it = queue_.front();
+      queue_.pop_front();
+      mu_.Unlock();
+      absl::SleepFor(std::max(it.at - absl::Now(), absl::ZeroDuration()));
+      absl::StatusOr<PeerCred> now = uss_->Lookup(absl::StrCat("fd:", it.cred.fd));
+      if (now.ok() && now->conn_id == it.cred.conn_id) shutdown(it.cred.fd, SHUT_RDWR);
+      mu_.Lock();
+    }
+  }
+
+  UnixSocketServer* const uss_;
+  absl::Mutex mu_;
+  // Guarded by mu_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
 };
 
 }  // namespace
@@ -54,9 +101,8 @@ absl::Status RunAgent(AgentConfig config) {
   hc.pinner = pinner.get();
   UnixSocketServer* uss_ptr = uss.get();
   hc.peer_lookup = [uss_ptr](const std::string& peer) { return uss_ptr->Lookup(peer); };
-  hc.close_connection = [](const PeerCred& c) {
-    if (c.fd >= 0) shutdown(c.fd, SHUT_RDWR);
-  };
+  DelayedCloser closer(uss_ptr);
+  hc.close_connection = [&closer](const PeerCred& c) { closer.Close(c); };
   WorkloadHandler handler(std::move(hc));
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -102,8 +148,7 @@ absl::Status RunAgent(AgentConfig config) {
   health_thread.join();
   uss->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  if (attest_done && !attest_status.ok() &&
-      attest_status.code() != absl::StatusCode::kCancelled) {
+  if (attest_done && !attest_status.ok() && attest_status.code() != absl::StatusCode::kCancelled) {
     return attest_status;
   }
   return absl::OkStatus();

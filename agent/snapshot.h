@@ -40,9 +40,9 @@ struct AgentSnapshot {
   uint64_t version = 0;
   // ready: attested, with a trust bundle and a first entry sync applied.
   bool ready = false;
-  std::optional<Bundle> bundle;                // own trust domain
-  std::map<std::string, Bundle> federated;     // trust domain name -> bundle
-  std::vector<WorkloadEntry> entries;          // sorted by spiffe_id, then id
+  std::optional<Bundle> bundle;             // own trust domain
+  std::map<std::string, Bundle> federated;  // trust domain name -> bundle
+  std::vector<WorkloadEntry> entries;       // sorted by spiffe_id, then id
 };
 
 }  // namespace signet::agent

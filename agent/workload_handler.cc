@@ -1,6 +1,7 @@
 #include "agent/workload_handler.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <google/protobuf/util/message_differencer.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -29,12 +28,14 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }
 
 absl::Status NoIdentity() { return absl::PermissionDeniedError("no identity issued"); }
-absl::Status NotReady() { return absl::UnavailableError("agent is not ready: no identities synced yet"); }
+absl::Status NotReady() {
+  return absl::UnavailableError("agent is not ready: no identities synced yet");
+}
 
 // FederatedFor returns the federated bundles named by `entries`'
 // federates_with, keyed by trust domain name.
-std::map<std::string, const Bundle*> FederatedFor(const AgentSnapshot& snap,
-                                                  const std::vector<const WorkloadEntry*>& entries) {
+std::map<std::string, const Bundle*> FederatedFor(
+    const AgentSnapshot& snap, const std::vector<const WorkloadEntry*>& entries) {
   std::map<std::string, const Bundle*> out;
   for (const WorkloadEntry* e : entries) {
     for (const std::string& f : e->federates_with) {
@@ -146,8 +147,8 @@ absl::Status CheckSecurityHeader(const grpc::ServerContext& ctx) {
   return absl::OkStatus();
 }
 
-std::vector<const WorkloadEntry*> MatchingEntries(const AgentSnapshot& snap,
-                                                  const std::vector<attestors::Selector>& selectors) {
+std::vector<const WorkloadEntry*> MatchingEntries(
+    const AgentSnapshot& snap, const std::vector<attestors::Selector>& selectors) {
   std::vector<const WorkloadEntry*> out;
   for (const WorkloadEntry& e : snap.entries) {
     if (attestors::SelectorsMatch(e.selectors, selectors)) out.push_back(&e);
@@ -155,8 +156,7 @@ std::vector<const WorkloadEntry*> MatchingEntries(const AgentSnapshot& snap,
   return out;
 }
 
-absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(
-    grpc::ServerContext* ctx) {
+absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(grpc::ServerContext* ctx) {
   if (absl::Status s = CheckSecurityHeader(*ctx); !s.ok()) return s;
   absl::StatusOr<PeerCred> cred = config_.peer_lookup(ctx->peer());
   if (!cred.ok()) return absl::UnauthenticatedError("could not identify the caller");
@@ -244,8 +244,7 @@ grpc::Status WorkloadHandler::FetchX509SVID(grpc::ServerContext* ctx, const X509
       });
 }
 
-grpc::Status WorkloadHandler::FetchX509Bundles(grpc::ServerContext* ctx,
-                                               const X509BundlesRequest*,
+grpc::Status WorkloadHandler::FetchX509Bundles(grpc::ServerContext* ctx, const X509BundlesRequest*,
                                                grpc::ServerWriter<X509BundlesResponse>* writer) {
   absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
   if (!sel.ok()) return ToGrpc(sel.status());
@@ -321,8 +320,8 @@ grpc::Status WorkloadHandler::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSV
               {{"spiffe_id", e->spiffe_id}, {"error", token.status().ToString()}});
       return ToGrpc(token.status().code() == absl::StatusCode::kUnavailable
                         ? token.status()
-                        : absl::UnavailableError(absl::StrCat("could not mint JWT-SVID: ",
-                                                              token.status().message())));
+                        : absl::UnavailableError(
+                              absl::StrCat("could not mint JWT-SVID: ", token.status().message())));
     }
     JWTSVID* j = resp->add_svids();
     j->set_spiffe_id(e->spiffe_id);
@@ -346,7 +345,8 @@ grpc::Status WorkloadHandler::ValidateJWTSVID(grpc::ServerContext* ctx,
   BundleSet bundles;
   bundles.Put(*snap->bundle);
   for (const auto& [td, b] : snap->federated) bundles.Put(b);
-  absl::StatusOr<JwtSvid> jwt = ValidateJwtSvid(req->svid(), bundles, req->audience(), config_.clock());
+  absl::StatusOr<JwtSvid> jwt =
+      ValidateJwtSvid(req->svid(), bundles, req->audience(), config_.clock());
   if (!jwt.ok()) {
     return ToGrpc(absl::InvalidArgumentError(jwt.status().message()));
   }

@@ -26,7 +26,8 @@ class Manager {
   virtual std::shared_ptr<const AgentSnapshot> Snapshot() = 0;
   // WaitForChange blocks until the snapshot's version differs from `seen` or
   // `deadline` passes, and returns the current snapshot.
-  virtual std::shared_ptr<const AgentSnapshot> WaitForChange(uint64_t seen, absl::Time deadline) = 0;
+  virtual std::shared_ptr<const AgentSnapshot> WaitForChange(uint64_t seen,
+                                                             absl::Time deadline) = 0;
   // FetchJwtSvid returns a JWT-SVID for `entry` and `audience` (cached per
   // identity and audience set until half its lifetime). Unavailable when the
   // server cannot be reached.
@@ -111,9 +112,9 @@ class WorkloadHandler final : public SpiffeWorkloadAPI::Service {
   // Streams snapshots to a writer: `build` turns a snapshot into a message or
   // a status that ends the stream.
   template <typename Msg>
-  grpc::Status Stream(grpc::ServerContext* ctx, grpc::ServerWriter<Msg>* writer,
-                      const std::function<absl::StatusOr<std::optional<Msg>>(
-                          const AgentSnapshot&)>& build);
+  grpc::Status Stream(
+      grpc::ServerContext* ctx, grpc::ServerWriter<Msg>* writer,
+      const std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&)>& build);
 
   const WorkloadHandlerConfig config_;
 };
@@ -125,8 +126,8 @@ class WorkloadHandler final : public SpiffeWorkloadAPI::Service {
 
 // MatchingEntries returns the entries of `snap` whose selectors are a subset
 // of `selectors`, in snapshot order.
-std::vector<const WorkloadEntry*> MatchingEntries(const AgentSnapshot& snap,
-                                                  const std::vector<attestors::Selector>& selectors);
+std::vector<const WorkloadEntry*> MatchingEntries(
+    const AgentSnapshot& snap, const std::vector<attestors::Selector>& selectors);
 
 }  // namespace signet::agent
 

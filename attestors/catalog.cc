@@ -39,8 +39,8 @@ absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromConfig(
       UnixAttestorConfig c;
       c.discover_workload_path = data.Bool("discover_workload_path", false);
       c.workload_size_limit = data.Int("workload_size_limit", 0);
-      if (plugin.Has("plugin_data")) data.Finish();
-      plugin.Finish();
+      data.Finish();
+      if (plugin.Has("plugin_data")) plugin.Finish();
       attestors.push_back(std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo()));
     } else {
       section.Error(name, "unknown WorkloadAttestor plugin (supported: unix)");
@@ -62,8 +62,9 @@ absl::StatusOr<std::vector<Selector>> AttestorCatalog::Attest(pid_t pid) const {
   for (const auto& a : attestors_) {
     absl::StatusOr<std::vector<Selector>> s = a->Attest(pid);
     if (!s.ok()) {
-      LogWarn("workload attestor failed",
-              {{"attestor", a->name()}, {"pid", absl::StrCat(pid)}, {"error", s.status().ToString()}});
+      LogWarn(
+          "workload attestor failed",
+          {{"attestor", a->name()}, {"pid", absl::StrCat(pid)}, {"error", s.status().ToString()}});
       if (first_error.ok()) first_error = s.status();
       ++failed;
       continue;

@@ -7,7 +7,6 @@
 #include <openssl/param_build.h>
 
 #include <cmath>
-#include <set>
 #include <utility>
 
 #include "absl/status/status.h"

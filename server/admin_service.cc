@@ -105,8 +105,7 @@ grpc::Status AdminService::ShowEntries(grpc::ServerContext* ctx,
     if (!req->match().empty()) {
       if (req->match() != "exact" && req->match() != "subset" && req->match() != "superset" &&
           req->match() != "any") {
-        return absl::InvalidArgumentError(
-            "match must be one of exact, subset, superset, any");
+        return absl::InvalidArgumentError("match must be one of exact, subset, superset, any");
       }
       f.match = req->match();
     }
@@ -162,10 +161,10 @@ grpc::Status AdminService::ListAgents(grpc::ServerContext* ctx,
   absl::Status st = [&]() -> absl::Status {
     RETURN_IF_ERROR(ValidatePageSize(req->page_size()));
     std::string next;
-    ASSIGN_OR_RETURN(std::vector<AttestedAgent> agents,
-                     d_->ds->ListAttestedAgents(
-                         req->page_size() == 0 ? kMaxPageSize : req->page_size(),
-                         req->page_token(), &next));
+    ASSIGN_OR_RETURN(
+        std::vector<AttestedAgent> agents,
+        d_->ds->ListAttestedAgents(req->page_size() == 0 ? kMaxPageSize : req->page_size(),
+                                   req->page_token(), &next));
     for (AttestedAgent& a : agents) *resp->add_agents() = std::move(a);
     resp->set_next_page_token(next);
     return absl::OkStatus();
@@ -266,9 +265,8 @@ grpc::Status AdminService::MintX509Svid(grpc::ServerContext* ctx,
     resp->mutable_svid()->set_spiffe_id(id->ToString());
     resp->mutable_svid()->add_cert_chain(svid->leaf_der);
     resp->mutable_svid()->set_expires_at(absl::ToUnixSeconds(svid->expires_at));
-    for (const std::string& der : d_->ca->BundleProto().x509_authorities()) {
-      resp->add_root_cas(der);
-    }
+    signet::types::Bundle bundle = d_->ca->BundleProto();
+    for (const std::string& der : bundle.x509_authorities()) resp->add_root_cas(der);
     return absl::OkStatus();
   }();
   return Done("MintX509Svid", ctx, req, st);
@@ -306,8 +304,7 @@ grpc::Status AdminService::MintJwtSvid(grpc::ServerContext* ctx,
   return Done("MintJwtSvid", ctx, req, st);
 }
 
-grpc::Status AdminService::Health(grpc::ServerContext* ctx,
-                                  const signet::admin::HealthRequest* req,
+grpc::Status AdminService::Health(grpc::ServerContext* ctx, const signet::admin::HealthRequest* req,
                                   signet::admin::HealthResponse* resp) {
   resp->set_live(true);
   bool ready = ready_ && ready_();

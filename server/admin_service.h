@@ -27,8 +27,7 @@ class AdminService final : public signet::admin::Admin::Service {
                            signet::admin::DeleteEntryResponse* resp) override;
   grpc::Status ShowEntries(grpc::ServerContext* ctx, const signet::admin::ShowEntriesRequest* req,
                            signet::admin::ShowEntriesResponse* resp) override;
-  grpc::Status CountEntries(grpc::ServerContext* ctx,
-                            const signet::admin::CountEntriesRequest* req,
+  grpc::Status CountEntries(grpc::ServerContext* ctx, const signet::admin::CountEntriesRequest* req,
                             signet::admin::CountResponse* resp) override;
   grpc::Status GenerateToken(grpc::ServerContext* ctx,
                              const signet::admin::GenerateTokenRequest* req,
@@ -45,8 +44,7 @@ class AdminService final : public signet::admin::Admin::Service {
                         signet::admin::AgentResponse* resp) override;
   grpc::Status CountAgents(grpc::ServerContext* ctx, const signet::admin::CountAgentsRequest* req,
                            signet::admin::CountResponse* resp) override;
-  grpc::Status MintX509Svid(grpc::ServerContext* ctx,
-                            const signet::admin::MintX509SvidRequest* req,
+  grpc::Status MintX509Svid(grpc::ServerContext* ctx, const signet::admin::MintX509SvidRequest* req,
                             signet::admin::MintX509SvidResponse* resp) override;
   grpc::Status MintJwtSvid(grpc::ServerContext* ctx, const signet::admin::MintJwtSvidRequest* req,
                            signet::admin::MintJwtSvidResponse* resp) override;

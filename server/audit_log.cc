@@ -1,9 +1,8 @@
 #include "server/audit_log.h"
 
-#include <unistd.h>
-
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <unistd.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -15,8 +14,8 @@ namespace {
 
 // ScrubSecrets removes fields that may carry key material or secrets.
 void ScrubSecrets(google::protobuf::Struct* s) {
-  static const char* kSecretFields[] = {"privateKey", "private_key", "payload",
-                                        "challengeResponse", "challenge_response"};
+  static const char* kSecretFields[] = {"privateKey", "private_key", "payload", "challengeResponse",
+                                        "challenge_response"};
   for (const char* f : kSecretFields) {
     auto it = s->mutable_fields()->find(f);
     if (it != s->mutable_fields()->end()) it->second.set_string_value("[REDACTED]");

@@ -2,11 +2,11 @@
 #ifndef SIGNET_SERVER_AUDIT_LOG_H_
 #define SIGNET_SERVER_AUDIT_LOG_H_
 
-#include <string>
-
 #include <google/protobuf/message.h>
 #include <google/protobuf/struct.pb.h>
 #include <grpcpp/grpcpp.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"

@@ -61,7 +61,7 @@ absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
 }
 
 absl::StatusOr<std::unique_ptr<ServerCa>> ServerCa::Create(CaOptions opts, Datastore* ds,
-                                                          KeyManager* km, Clock* clock) {
+                                                           KeyManager* km, Clock* clock) {
   std::unique_ptr<ServerCa> ca(new ServerCa(std::move(opts), ds, km, clock));
   {
     absl::MutexLock l(&ca->mu_);
@@ -101,10 +101,10 @@ absl::Status ServerCa::Load() {
       absl::StatusOr<X509Ptr> cert = ParseCertDer(der);
       absl::StatusOr<EvpPkeyPtr> key = km_->GetKey(s.key_name);
       if (!cert.ok() || !key.ok()) {
-        LogWarn("CA authority from the datastore cannot be used; a new one will be made",
-                {{"slot", r.name},
-                 {"error", std::string(cert.ok() ? key.status().message()
-                                                 : cert.status().message())}});
+        LogWarn(
+            "CA authority from the datastore cannot be used; a new one will be made",
+            {{"slot", r.name},
+             {"error", std::string(cert.ok() ? key.status().message() : cert.status().message())}});
         continue;
       }
       s.cert = std::move(*cert);
@@ -135,9 +135,9 @@ absl::StatusOr<ServerCa::X509Slot> ServerCa::NewX509Slot(absl::Time now) {
   s.key_name = "x509-ca-" + suffix;
   ASSIGN_OR_RETURN(s.key, km_->GenerateKey(s.key_name, opts_.ca_key_type));
   CaParams p{opts_.trust_domain,
-              opts_.ca_common_name.empty() ? std::string("Signet CA") : opts_.ca_common_name,
-              opts_.ca_organization.empty() ? std::string("SPIFFE") : opts_.ca_organization,
-              absl::FromUnixSeconds(absl::ToUnixSeconds(now)), opts_.ca_ttl};
+             opts_.ca_common_name.empty() ? std::string("Signet CA") : opts_.ca_common_name,
+             opts_.ca_organization.empty() ? std::string("SPIFFE") : opts_.ca_organization,
+             absl::FromUnixSeconds(absl::ToUnixSeconds(now)), opts_.ca_ttl};
   ASSIGN_OR_RETURN(s.cert, CreateSelfSignedCa(s.key.get(), p));
   s.issued_at = p.now;
   LogInfo("X.509 CA prepared", {{"serial", CertSerialHex(s.cert.get())},
@@ -209,8 +209,7 @@ absl::StatusOr<bool> ServerCa::RotateLocked(absl::Time now) {
     slots_changed = true;
   }
   if (!x509_next_.empty()) RETURN_IF_ERROR(PublishX509(x509_next_));
-  if (!x509_next_.empty() &&
-      now >= x509_current_.issued_at + x509_life(x509_current_) * 5 / 6) {
+  if (!x509_next_.empty() && now >= x509_current_.issued_at + x509_life(x509_current_) * 5 / 6) {
     LogInfo("X.509 CA activated", {{"serial", CertSerialHex(x509_next_.cert.get())}});
     // The old authority never signs again; its certificate stays in the bundle
     // until it expires, and so does everything it signed.
@@ -283,8 +282,7 @@ absl::StatusOr<bool> ServerCa::RotateLocked(absl::Time now) {
   if (bundle_changed) {
     bundle_.set_sequence_number(bundle_.sequence_number() + 1);
     if (bundle_.refresh_hint() == 0) {
-      bundle_.set_refresh_hint(
-          std::max<int64_t>(1, absl::ToInt64Seconds(opts_.ca_ttl / 10)));
+      bundle_.set_refresh_hint(std::max<int64_t>(1, absl::ToInt64Seconds(opts_.ca_ttl / 10)));
     }
     RETURN_IF_ERROR(ds_->SetBundle(bundle_));
     LogInfo("trust bundle updated",
@@ -370,9 +368,8 @@ absl::StatusOr<SignedX509> ServerCa::FinishX509(X509Ptr leaf, absl::Time now) {
   chain.push_back(CopyCert(leaf.get()));
   absl::StatusOr<SpiffeId> verified = VerifyX509Svid(chain, *bundle_set_, now);
   if (!verified.ok()) {
-    return absl::InternalError(
-        absl::StrCat("issued X.509-SVID does not verify against the bundle: ",
-                     verified.status().message()));
+    return absl::InternalError(absl::StrCat(
+        "issued X.509-SVID does not verify against the bundle: ", verified.status().message()));
   }
   SignedX509 out;
   ASSIGN_OR_RETURN(out.leaf_der, CertToDer(leaf.get()));
@@ -404,11 +401,10 @@ absl::StatusOr<SignedX509> ServerCa::SignX509SvidForKey(const EVP_PKEY* key, con
   if (x509_current_.empty()) return absl::UnavailableError("no active X.509 CA");
   absl::Time now = clock_->Now();
   absl::Time ca_not_after = CertNotAfter(x509_current_.cert.get());
-  LeafParams p{id, dns_names, now,
-               CapTtl(ttl, opts_.default_x509_svid_ttl, now, ca_not_after)};
+  LeafParams p{id, dns_names, now, CapTtl(ttl, opts_.default_x509_svid_ttl, now, ca_not_after)};
   if (p.ttl <= absl::ZeroDuration()) return absl::UnavailableError("the X.509 CA has expired");
-  ASSIGN_OR_RETURN(X509Ptr leaf, IssueLeaf(x509_current_.cert.get(), x509_current_.key.get(),
-                                           key, p));
+  ASSIGN_OR_RETURN(X509Ptr leaf,
+                   IssueLeaf(x509_current_.cert.get(), x509_current_.key.get(), key, p));
   if (CertNotAfter(leaf.get()) > ca_not_after) {
     return absl::InternalError("issued X.509-SVID outlives its issuer");
   }
@@ -425,8 +421,8 @@ absl::StatusOr<SignedJwt> ServerCa::SignJwtSvid(const SpiffeId& id,
   absl::Duration eff = CapTtl(ttl, opts_.default_jwt_svid_ttl, now, jwt_current_.not_after);
   if (eff <= absl::ZeroDuration()) return absl::UnavailableError("the JWT key has expired");
   JwtSvidParams p{id, audience, now, now + eff, opts_.jwt_issuer};
-  ASSIGN_OR_RETURN(std::string token, signet::SignJwtSvid(jwt_current_.key.get(),
-                                                          jwt_current_.kid, p));
+  ASSIGN_OR_RETURN(std::string token,
+                   signet::SignJwtSvid(jwt_current_.key.get(), jwt_current_.kid, p));
   absl::StatusOr<JwtSvid> v = ValidateJwtSvid(token, *bundle_set_, audience[0], now);
   if (!v.ok()) {
     return absl::InternalError(

@@ -42,7 +42,7 @@ struct CaOptions {
 struct CaStatus {
   std::string current_x509_serial;  // empty when none
   absl::Time current_x509_not_after;
-  std::string next_x509_serial;     // empty when no next authority is prepared
+  std::string next_x509_serial;  // empty when no next authority is prepared
   std::string current_jwt_kid;
   std::string next_jwt_kid;
   uint64_t sequence_number = 0;

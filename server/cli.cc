@@ -1,5 +1,7 @@
 #include "server/cli.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -7,9 +9,6 @@
 #include <functional>
 #include <iostream>
 #include <map>
-
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -77,7 +76,8 @@ void PrintEntry(const RegistrationEntry& e) {
   } else {
     std::cout << "JWT-SVID TTL     : " << e.jwt_svid_ttl() << "\n";
   }
-  if (e.entry_expiry() != 0) std::cout << "Expiration time  : " << FormatUnix(e.entry_expiry()) << "\n";
+  if (e.entry_expiry() != 0)
+    std::cout << "Expiration time  : " << FormatUnix(e.entry_expiry()) << "\n";
   for (const auto& s : e.selectors()) {
     std::cout << "Selector         : " << s.type() << ":" << s.value() << "\n";
   }
@@ -119,9 +119,9 @@ grpc::Status Call(const FlagSet& f,
   SetDeadline(&ctx);
   grpc::Status s = fn(stub.get(), &ctx);
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return grpc::Status(s.error_code(),
-                        absl::StrCat("cannot connect to signet-server at ", f.GetString("socketPath"),
-                                     " (-socketPath): ", s.error_message()));
+    return grpc::Status(s.error_code(), absl::StrCat("cannot connect to signet-server at ",
+                                                     f.GetString("socketPath"),
+                                                     " (-socketPath): ", s.error_message()));
   }
   return s;
 }
@@ -159,8 +159,11 @@ void AddEntryFlags(FlagSet& f) {
   f.Int("entryExpiry", 0, "An expiry, from epoch in seconds, for the resulting registration entry");
   f.Bool("admin", "If set, the SPIFFE ID in this entry will be granted access to the admin API");
   f.Bool("node", "If set, this entry will be applied to matching nodes rather than workloads");
-  f.Bool("downstream", "A boolean value that, when set, indicates that the entry describes a downstream SPIRE server");
-  f.List("federatesWith", "SPIFFE ID of a trust domain to federate with. Can be used more than once");
+  f.Bool("downstream",
+         "A boolean value that, when set, indicates that the entry describes a downstream SPIRE "
+         "server");
+  f.List("federatesWith",
+         "SPIFFE ID of a trust domain to federate with. Can be used more than once");
   AddOutput(f);
 }
 
@@ -174,7 +177,8 @@ absl::Status ApplyEntryFlags(const FlagSet& f, RegistrationEntry& e, bool only_s
     for (const std::string& s : f.GetList("selector")) {
       absl::StatusOr<signet::types::Selector> sel = ParseSelector(s);
       if (!sel.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("invalid -selector: ", sel.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid -selector: ", sel.status().message()));
       }
       *e.add_selectors() = *sel;
     }
@@ -239,9 +243,8 @@ int EntryCreate(FlagSet& f) {
     return Fail(std::string(s.message()));
   }
   signet::admin::EntryResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->CreateEntry(c, req, &resp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->CreateEntry(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(resp) << "\n";
@@ -258,9 +261,8 @@ int EntryUpdate(FlagSet& f) {
   signet::admin::ShowEntriesRequest sreq;
   sreq.set_id(id);
   signet::admin::ShowEntriesResponse sresp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->ShowEntries(c, sreq, &sresp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->ShowEntries(c, sreq, &sresp); });
   if (!s.ok()) return FailStatus(s);
   if (sresp.entries_size() != 1) return Fail(absl::StrCat("entry ", id, " not found"));
   signet::admin::UpdateEntryRequest req;
@@ -270,9 +272,8 @@ int EntryUpdate(FlagSet& f) {
     return Fail(std::string(st.message()));
   }
   signet::admin::EntryResponse resp;
-  s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->UpdateEntry(c, req, &resp);
-  });
+  s = Call(f,
+           [&](Admin::Stub* st, grpc::ClientContext* c) { return st->UpdateEntry(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(resp) << "\n";
@@ -295,16 +296,16 @@ int EntryShow(FlagSet& f) {
   }
   std::string match = f.GetString("matchSelectorsOn");
   if (match != "exact" && match != "subset" && match != "superset" && match != "any") {
-    return Fail(absl::StrCat("invalid value \"", match,
-                             "\" for flag -matchSelectorsOn: must be exact, subset, superset or any"));
+    return Fail(
+        absl::StrCat("invalid value \"", match,
+                     "\" for flag -matchSelectorsOn: must be exact, subset, superset or any"));
   }
   req.set_match(match);
   signet::admin::ShowEntriesResponse all;
   do {
     signet::admin::ShowEntriesResponse resp;
-    grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-      return st->ShowEntries(c, req, &resp);
-    });
+    grpc::Status s = Call(
+        f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->ShowEntries(c, req, &resp); });
     if (!s.ok()) return FailStatus(s);
     for (auto& e : *resp.mutable_entries()) *all.add_entries() = std::move(e);
     req.set_page_token(resp.next_page_token());
@@ -325,9 +326,8 @@ int EntryDelete(FlagSet& f) {
   signet::admin::DeleteEntryRequest req;
   req.set_id(id);
   signet::admin::DeleteEntryResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->DeleteEntry(c, req, &resp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->DeleteEntry(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   std::cout << "Deleted entry with ID: " << id << "\n";
   return 0;
@@ -356,9 +356,8 @@ int TokenGenerate(FlagSet& f) {
   req.set_ttl(static_cast<int32_t>(ttl));
   req.set_spiffe_id(f.GetString("spiffeID"));
   signet::admin::GenerateTokenResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->GenerateToken(c, req, &resp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->GenerateToken(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(resp.token()) << "\n";
@@ -371,7 +370,8 @@ int TokenGenerate(FlagSet& f) {
 int BundleShow(FlagSet& f) {
   std::string format = f.GetString("format");
   if (format != "pem" && format != "spiffe") {
-    return Fail(absl::StrCat("invalid value \"", format, "\" for flag -format: must be pem or spiffe"));
+    return Fail(
+        absl::StrCat("invalid value \"", format, "\" for flag -format: must be pem or spiffe"));
   }
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
   signet::admin::ShowBundleResponse resp;
@@ -399,9 +399,8 @@ int AgentList(FlagSet& f) {
   signet::admin::ListAgentsResponse all;
   do {
     signet::admin::ListAgentsResponse resp;
-    grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-      return st->ListAgents(c, req, &resp);
-    });
+    grpc::Status s = Call(
+        f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->ListAgents(c, req, &resp); });
     if (!s.ok()) return FailStatus(s);
     for (auto& a : *resp.mutable_agents()) *all.add_agents() = std::move(a);
     req.set_page_token(resp.next_page_token());
@@ -474,9 +473,8 @@ int X509Mint(FlagSet& f) {
     req.add_dns_names(d);
   }
   signet::admin::MintX509SvidResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->MintX509Svid(c, req, &resp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->MintX509Svid(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   std::string svid_pem, key_pem, bundle_pem;
   for (const std::string& der : resp.svid().cert_chain()) {
@@ -507,7 +505,9 @@ int X509Mint(FlagSet& f) {
     std::cout << ToJson(out) << "\n";
     return 0;
   }
-  std::cout << "X509-SVID:\n" << svid_pem << "\nPrivate key:\n" << key_pem << "\nRoot CAs:\n"
+  std::cout << "X509-SVID:\n"
+            << svid_pem << "\nPrivate key:\n"
+            << key_pem << "\nRoot CAs:\n"
             << bundle_pem;
   return 0;
 }
@@ -523,9 +523,8 @@ int JwtMint(FlagSet& f) {
   for (const std::string& a : f.GetList("audience")) req.add_audience(a);
   req.set_ttl(static_cast<int32_t>(f.GetInt("ttl")));
   signet::admin::MintJwtSvidResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->MintJwtSvid(c, req, &resp);
-  });
+  grpc::Status s = Call(
+      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->MintJwtSvid(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
   std::string path = f.GetString("write");
   if (!path.empty()) {
@@ -616,25 +615,28 @@ std::map<std::string, Command> Commands() {
                        "Updates a registration entry: flags given replace those fields.",
                        [](FlagSet& f) {
                          AddEntryFlags(f);
-                         f.String("entryID", "", "The Registration Entry ID of the record to update");
+                         f.String("entryID", "",
+                                  "The Registration Entry ID of the record to update");
                        },
                        EntryUpdate};
-  m["entry show"] = {"entry show [flags]", "Displays configured registration entries.",
-                     [](FlagSet& f) {
-                       AddSocket(f);
-                       f.String("entryID", "", "The Entry ID of the records to show");
-                       f.String("spiffeID", "", "The SPIFFE ID of the records to show");
-                       f.String("parentID", "", "The Parent ID of the records to show");
-                       f.List("selector", "A colon-delimited type:value selector. Can be used more than once");
-                       f.String("matchSelectorsOn", "superset",
-                                "The match mode used when filtering by selectors (exact, subset, superset, any)");
-                       AddOutput(f);
-                     },
-                     EntryShow};
+  m["entry show"] = {
+      "entry show [flags]", "Displays configured registration entries.",
+      [](FlagSet& f) {
+        AddSocket(f);
+        f.String("entryID", "", "The Entry ID of the records to show");
+        f.String("spiffeID", "", "The SPIFFE ID of the records to show");
+        f.String("parentID", "", "The Parent ID of the records to show");
+        f.List("selector", "A colon-delimited type:value selector. Can be used more than once");
+        f.String("matchSelectorsOn", "superset",
+                 "The match mode used when filtering by selectors (exact, subset, superset, any)");
+        AddOutput(f);
+      },
+      EntryShow};
   m["entry delete"] = {"entry delete -entryID ID", "Deletes a registration entry.",
                        [](FlagSet& f) {
                          AddSocket(f);
-                         f.String("entryID", "", "The Registration Entry ID of the record to delete");
+                         f.String("entryID", "",
+                                  "The Registration Entry ID of the record to delete");
                          AddOutput(f);
                        },
                        EntryDelete};
@@ -647,7 +649,8 @@ std::map<std::string, Command> Commands() {
   m["token generate"] = {"token generate [flags]", "Generates a join token.",
                          [](FlagSet& f) {
                            AddSocket(f);
-                           f.String("spiffeID", "", "Additional SPIFFE ID to assign the token owner (optional)");
+                           f.String("spiffeID", "",
+                                    "Additional SPIFFE ID to assign the token owner (optional)");
                            f.Int("ttl", 600, "Token TTL in seconds");
                            AddOutput(f);
                          },
@@ -688,21 +691,24 @@ std::map<std::string, Command> Commands() {
                       AddSocket(f);
                       f.String("spiffeID", "", "SPIFFE ID of the X509-SVID");
                       f.Int("ttl", 0, "TTL of the X509-SVID in seconds (0: server default)");
-                      f.List("dns", "DNS name that will be included in SVID. Can be used more than once");
+                      f.List("dns",
+                             "DNS name that will be included in SVID. Can be used more than once");
                       f.String("write", "", "Directory to write output to instead of stdout");
                       AddOutput(f);
                     },
                     X509Mint};
-  m["jwt mint"] = {"jwt mint -spiffeID ID -audience AUD [flags]", "Mints a JWT-SVID.",
-                   [](FlagSet& f) {
-                     AddSocket(f);
-                     f.String("spiffeID", "", "SPIFFE ID of the JWT-SVID");
-                     f.List("audience", "Audience claim that will be included in the SVID. Can be used more than once");
-                     f.Int("ttl", 0, "TTL of the JWT-SVID in seconds (0: server default)");
-                     f.String("write", "", "File to write token to instead of stdout");
-                     AddOutput(f);
-                   },
-                   JwtMint};
+  m["jwt mint"] = {
+      "jwt mint -spiffeID ID -audience AUD [flags]", "Mints a JWT-SVID.",
+      [](FlagSet& f) {
+        AddSocket(f);
+        f.String("spiffeID", "", "SPIFFE ID of the JWT-SVID");
+        f.List("audience",
+               "Audience claim that will be included in the SVID. Can be used more than once");
+        f.Int("ttl", 0, "TTL of the JWT-SVID in seconds (0: server default)");
+        f.String("write", "", "File to write token to instead of stdout");
+        AddOutput(f);
+      },
+      JwtMint};
   m["healthcheck"] = {"healthcheck", "Determines server health status.",
                       [](FlagSet& f) {
                         AddSocket(f);
@@ -743,12 +749,14 @@ int RunCli(const std::vector<std::string>& args) {
     std::string prefix = args[0] + " ";
     std::string group;
     for (const auto& [name, c] : cmds) {
-      if (name.rfind(prefix, 0) == 0) absl::StrAppend(&group, "  ", name, "\t", c.description, "\n");
+      if (name.rfind(prefix, 0) == 0)
+        absl::StrAppend(&group, "  ", name, "\t", c.description, "\n");
     }
     bool help = args.size() >= 2 && (args[1] == "-h" || args[1] == "--help");
     if (!group.empty()) {
-      (help ? std::cout : std::cerr) << "Usage: signet-server " << args[0]
-                                     << " <subcommand> [flags]\n\nSubcommands:\n" << group;
+      (help ? std::cout : std::cerr)
+          << "Usage: signet-server " << args[0] << " <subcommand> [flags]\n\nSubcommands:\n"
+          << group;
       if (help) return 0;
       if (args.size() >= 2) std::cerr << "\nError: unknown subcommand \"" << args[1] << "\"\n";
       return 1;

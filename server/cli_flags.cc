@@ -106,7 +106,8 @@ std::string FlagSet::Usage() const {
                        : f.kind == Kind::kList ? " value (repeatable)"
                                                : " string";
     absl::StrAppend(&out, "  -", n, kind, "\n    \t", f.help);
-    if (f.kind == Kind::kString && !f.def.empty()) absl::StrAppend(&out, " (default \"", f.def, "\")");
+    if (f.kind == Kind::kString && !f.def.empty())
+      absl::StrAppend(&out, " (default \"", f.def, "\")");
     if (f.kind == Kind::kInt && f.def != "0") absl::StrAppend(&out, " (default ", f.def, ")");
     out += "\n";
   }

@@ -30,8 +30,7 @@ KeyType ReadKeyType(ConfigSection& s, const std::string& key, KeyType def) {
 }
 
 // ReadPositiveDuration reads a duration that must be > 0 when present.
-absl::Duration ReadPositiveDuration(ConfigSection& s, const std::string& key,
-                                    absl::Duration def) {
+absl::Duration ReadPositiveDuration(ConfigSection& s, const std::string& key, absl::Duration def) {
   bool had = s.Has(key);
   absl::Duration d = s.Duration(key, def);
   if (had && d <= absl::ZeroDuration()) {

@@ -80,16 +80,15 @@ absl::Status ValidateWorkloadSpiffeId(absl::string_view field, absl::string_view
         absl::StrCat("invalid ", field, " \"", id, "\": ", sid.status().message()));
   }
   if (!sid->IsMemberOf(td)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " \"", id,
-                                                   "\" is not a member of trust domain \"",
-                                                   td.name(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " \"", id, "\" is not a member of trust domain \"", td.name(), "\""));
   }
   if (sid->path().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " \"", id, "\" must have a path"));
   }
   if (sid->path() == "/spire" || absl::StartsWith(sid->path(), "/spire/")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " \"", id, "\" is in the reserved /spire/ namespace"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " \"", id, "\" is in the reserved /spire/ namespace"));
   }
   return absl::OkStatus();
 }
@@ -111,9 +110,8 @@ absl::Status ValidateEntry(signet::types::RegistrationEntry& e, const TrustDomai
           absl::StrCat("invalid parent_id \"", e.parent_id(), "\": ", pid.status().message()));
     }
     if (!pid->IsMemberOf(td)) {
-      return absl::InvalidArgumentError(absl::StrCat("parent_id \"", e.parent_id(),
-                                                     "\" is not a member of trust domain \"",
-                                                     td.name(), "\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parent_id \"", e.parent_id(), "\" is not a member of trust domain \"", td.name(), "\""));
     }
     if (pid->path().empty()) {
       return absl::InvalidArgumentError(
@@ -161,7 +159,8 @@ absl::Status ValidateEntry(signet::types::RegistrationEntry& e, const TrustDomai
           absl::StrCat("invalid federates_with \"", f, "\": ", ftd.status().message()));
     }
     if (*ftd == td) {
-      return absl::InvalidArgumentError("federates_with must not name the server's own trust domain");
+      return absl::InvalidArgumentError(
+          "federates_with must not name the server's own trust domain");
     }
   }
   return absl::OkStatus();

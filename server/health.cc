@@ -14,9 +14,11 @@
 
 namespace signet::server {
 
-absl::StatusOr<std::unique_ptr<HealthListener>> HealthListener::Start(
-    const std::string& address, int port, std::string live_path, std::string ready_path,
-    std::function<bool()> ready) {
+absl::StatusOr<std::unique_ptr<HealthListener>> HealthListener::Start(const std::string& address,
+                                                                      int port,
+                                                                      std::string live_path,
+                                                                      std::string ready_path,
+                                                                      std::function<bool()> ready) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -50,8 +52,8 @@ absl::StatusOr<std::unique_ptr<HealthListener>> HealthListener::Start(
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                        : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  std::unique_ptr<HealthListener> h(new HealthListener(fd, bound, std::move(live_path),
-                                                       std::move(ready_path), std::move(ready)));
+  std::unique_ptr<HealthListener> h(
+      new HealthListener(fd, bound, std::move(live_path), std::move(ready_path), std::move(ready)));
   h->thread_ = std::thread([p = h.get()] { p->Loop(); });
   return h;
 }
@@ -106,13 +108,14 @@ void HealthListener::Serve(int conn) {
     code = 405;
     body = "{\"error\":\"method not allowed\"}";
   }
-  const char* reason = code == 200 ? "OK"
+  const char* reason = code == 200   ? "OK"
                        : code == 503 ? "Service Unavailable"
                        : code == 405 ? "Method Not Allowed"
                                      : "Not Found";
-  std::string resp = absl::StrCat("HTTP/1.0 ", code, " ", reason,
-                                  "\r\nContent-Type: application/json\r\nContent-Length: ",
-                                  body.size(), "\r\nConnection: close\r\n\r\n", body);
+  std::string resp =
+      absl::StrCat("HTTP/1.0 ", code, " ", reason,
+                   "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                   "\r\nConnection: close\r\n\r\n", body);
   size_t off = 0;
   while (off < resp.size()) {
     ssize_t n = write(conn, resp.data() + off, resp.size() - off);

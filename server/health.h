@@ -30,7 +30,10 @@ class HealthListener {
 
  private:
   HealthListener(int fd, int port, std::string live, std::string ready, std::function<bool()> r)
-      : fd_(fd), port_(port), live_path_(std::move(live)), ready_path_(std::move(ready)),
+      : fd_(fd),
+        port_(port),
+        live_path_(std::move(live)),
+        ready_path_(std::move(ready)),
         ready_(std::move(r)) {}
   void Loop();
   void Serve(int conn);

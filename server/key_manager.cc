@@ -54,8 +54,8 @@ class DiskKeyManager : public KeyManager {
     close(fd);
     absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyPem(pem);
     if (!key.ok()) {
-      return absl::InternalError(absl::StrCat("key file ", path, " is invalid: ",
-                                              key.status().message()));
+      return absl::InternalError(
+          absl::StrCat("key file ", path, " is invalid: ", key.status().message()));
     }
     return key;
   }
@@ -116,7 +116,8 @@ absl::Status MakeDirs(const std::string& path, int mode) {
     pos = next;
     if (cur.empty() || cur == "/" || cur == "." || cur == "..") continue;
     if (mkdir(cur.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
-      return absl::InternalError(absl::StrCat("cannot create directory ", cur, ": ", strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot create directory ", cur, ": ", strerror(errno)));
     }
   }
   struct stat st;
@@ -130,7 +131,8 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, i
   std::string tmp = path + ".tmp";
   unlink(tmp.c_str());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
   fchmod(fd, static_cast<mode_t>(mode));
   size_t off = 0;
   while (off < data.size()) {

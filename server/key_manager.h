@@ -33,8 +33,7 @@ class KeyManager {
 
 // NewDiskKeyManager returns a KeyManager storing keys in `dir` (created 0700).
 // Internal when the directory cannot be created.
-[[nodiscard]] absl::StatusOr<std::unique_ptr<KeyManager>> NewDiskKeyManager(
-    const std::string& dir);
+[[nodiscard]] absl::StatusOr<std::unique_ptr<KeyManager>> NewDiskKeyManager(const std::string& dir);
 
 // NewMemoryKeyManager returns a KeyManager that keeps keys in memory.
 std::unique_ptr<KeyManager> NewMemoryKeyManager();

@@ -92,8 +92,8 @@ absl::StatusOr<AttestedAgent> NodeService::Authenticate(grpc::ServerContext* ctx
   return agent;
 }
 
-grpc::Status NodeService::Attest(
-    grpc::ServerContext* ctx, grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream) {
+grpc::Status NodeService::Attest(grpc::ServerContext* ctx,
+                                 grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream) {
   AttestRequest first;
   std::string agent_id;
   absl::Status st;
@@ -229,8 +229,8 @@ grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx,
   absl::Status st = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
     ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::FromString(agent.spiffe_id()));
-    ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(
-                                          req->csr(), id, {}, d_->config->EffectiveAgentTtl()));
+    ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(req->csr(), id, {},
+                                                                  d_->config->EffectiveAgentTtl()));
     agent.set_x509_svid_serial(svid.serial_hex);
     agent.set_x509_svid_expires_at(absl::ToUnixSeconds(svid.expires_at));
     agent.set_last_seen_at(absl::ToUnixSeconds(d_->clock->Now()));
@@ -278,8 +278,9 @@ grpc::Status NodeService::Sync(grpc::ServerContext* ctx, const signet::agent::Sy
     recheck = d_->hub->revision() != rev;
     if (recheck) continue;
     signet::agent::SyncResponse resp;
-    std::sort(auth.entries.begin(), auth.entries.end(),
-              [](const RegistrationEntry& a, const RegistrationEntry& b) { return a.id() < b.id(); });
+    std::sort(
+        auth.entries.begin(), auth.entries.end(),
+        [](const RegistrationEntry& a, const RegistrationEntry& b) { return a.id() < b.id(); });
     for (RegistrationEntry& e : auth.entries) *resp.add_entries() = std::move(e);
     *resp.mutable_bundle() = d_->ca->BundleProto();
     absl::StatusOr<std::vector<signet::types::Bundle>> all = d_->ds->ListBundles();

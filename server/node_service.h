@@ -45,9 +45,9 @@ class NodeService final : public signet::agent::Node::Service {
   // evicted or the SVID superseded.
   absl::StatusOr<signet::types::AttestedAgent> Authenticate(grpc::ServerContext* ctx,
                                                             std::string* caller_id);
-  absl::Status DoAttest(grpc::ServerReaderWriter<signet::agent::AttestResponse,
-                                                 signet::agent::AttestRequest>* stream,
-                        signet::agent::AttestRequest* first, std::string* agent_id);
+  absl::Status DoAttest(
+      grpc::ServerReaderWriter<signet::agent::AttestResponse, signet::agent::AttestRequest>* stream,
+      signet::agent::AttestRequest* first, std::string* agent_id);
   void Audit(const std::string& method, const std::string& caller, grpc::ServerContext* ctx,
              const google::protobuf::Message* req, const absl::Status& st);
 

@@ -1,10 +1,9 @@
 #include "server/server.h"
 
-#include <sys/stat.h>
-
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/keys.h"
@@ -69,17 +68,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     ASSIGN_OR_RETURN(std::string pem, ReadWholeFile(c.x509pop_ca_bundle_path));
     absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertsPem(pem);
     if (!certs.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("x509pop ca_bundle_path ",
-                                                     c.x509pop_ca_bundle_path, ": ",
-                                                     certs.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "x509pop ca_bundle_path ", c.x509pop_ca_bundle_path, ": ", certs.status().message()));
     }
     roots = std::move(*certs);
   }
   s->node_service_ =
       std::make_unique<NodeService>(s->deps_.get(), s->store_.get(), std::move(roots));
   Server* raw = s.get();
-  s->admin_service_ =
-      std::make_unique<AdminService>(s->deps_.get(), s->store_.get(), [raw] { return raw->Ready(); });
+  s->admin_service_ = std::make_unique<AdminService>(s->deps_.get(), s->store_.get(),
+                                                     [raw] { return raw->Ready(); });
   SyncHub* hub = s->hub_.get();
   s->ca_->SetBundleChangedCallback([hub] { hub->WakeAll(); });
   s->svid_cert_path_ = c.data_dir + "/server_svid.pem";
@@ -98,9 +96,8 @@ bool Server::Ready() {
 absl::Status Server::RenewServerSvid() {
   ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey(KeyType::kEcP256));
   ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::FromString(ServerSpiffeId(deps_->trust_domain)));
-  ASSIGN_OR_RETURN(SignedX509 svid,
-                   ca_->SignX509SvidForKey(key.get(), id, {"signet-server"},
-                                           config_.default_x509_svid_ttl));
+  ASSIGN_OR_RETURN(SignedX509 svid, ca_->SignX509SvidForKey(key.get(), id, {"signet-server"},
+                                                            config_.default_x509_svid_ttl));
   ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyToPkcs8Pem(key.get()));
   ASSIGN_OR_RETURN(std::string cert_pem, CertToPem(svid.leaf.get()));
   RETURN_IF_ERROR(WriteFileAtomic(svid_key_path_, key_pem, 0600));
@@ -143,11 +140,11 @@ absl::Status Server::Start() {
   admin_socket_->Start(admin_server_.get());
   if (config_.health_checks.listener_enabled) {
     Server* raw = this;
-    ASSIGN_OR_RETURN(health_, HealthListener::Start(config_.health_checks.bind_address,
-                                                    config_.health_checks.bind_port,
-                                                    config_.health_checks.live_path,
-                                                    config_.health_checks.ready_path,
-                                                    [raw] { return raw->Ready(); }));
+    ASSIGN_OR_RETURN(
+        health_,
+        HealthListener::Start(config_.health_checks.bind_address, config_.health_checks.bind_port,
+                              config_.health_checks.live_path, config_.health_checks.ready_path,
+                              [raw] { return raw->Ready(); }));
   }
   rotation_thread_ = std::thread([this] { RotationLoop(); });
   LogInfo("signet-server started",
@@ -176,8 +173,8 @@ void Server::RotationLoop() {
     bool renew;
     {
       absl::MutexLock l(&mu_);
-      renew = clock_->Now() >= svid_renew_at_ ||
-              svid_ca_serial_ != ca_->Status().current_x509_serial;
+      renew =
+          clock_->Now() >= svid_renew_at_ || svid_ca_serial_ != ca_->Status().current_x509_serial;
     }
     if (renew) {
       absl::Status st = RenewServerSvid();
@@ -197,8 +194,10 @@ void Server::Shutdown() {
   if (health_) health_->Stop();
   if (hub_) hub_->CloseAll(absl::UnavailableError("server shutting down"));
   if (admin_socket_) admin_socket_->Stop();
-  if (admin_server_) admin_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  if (node_server_) node_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (admin_server_)
+    admin_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (node_server_)
+    node_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   LogInfo("signet-server stopped");
 }
 

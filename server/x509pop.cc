@@ -58,7 +58,8 @@ absl::StatusOr<X509PopIdentity> VerifyX509PopChain(absl::string_view chain_der,
     sk_X509_push(untrusted.get(), (*chain)[i].get());
   }
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), (*chain)[0].get(), untrusted.get()) != 1) {
+  if (!ctx ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), (*chain)[0].get(), untrusted.get()) != 1) {
     return OpensslError("x509pop: initialising verification");
   }
   X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(now));
@@ -94,10 +95,9 @@ absl::Status VerifyChallengeSignature(const EVP_PKEY* key, absl::string_view cha
     ClearOpensslErrors();
     return absl::PermissionDeniedError("x509pop: challenge response verification failed");
   }
-  int ok = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                            signature.size(),
-                            reinterpret_cast<const unsigned char*>(challenge.data()),
-                            challenge.size());
+  int ok = EVP_DigestVerify(
+      md.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+      reinterpret_cast<const unsigned char*>(challenge.data()), challenge.size());
   if (ok != 1) {
     ClearOpensslErrors();
     return absl::PermissionDeniedError("x509pop: challenge response verification failed");

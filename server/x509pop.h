@@ -17,7 +17,7 @@ namespace signet::server {
 struct X509PopIdentity {
   std::string fingerprint;  // sha1 hex of the leaf DER
   std::vector<signet::types::Selector> selectors;
-  EvpPkeyPtr leaf_key;      // public key the challenge must be signed with
+  EvpPkeyPtr leaf_key;  // public key the challenge must be signed with
 };
 
 // Sha1Hex returns the lowercase hex SHA-1 of `data`.
@@ -27,8 +27,9 @@ std::string Sha1Hex(absl::string_view data);
 // verifies it chains to one of `roots` at `now`. PermissionDenied
 // "x509pop: certificate chain verification failed: ..." when it does not,
 // InvalidArgument when it does not parse.
-[[nodiscard]] absl::StatusOr<X509PopIdentity> VerifyX509PopChain(
-    absl::string_view chain_der, const std::vector<X509Ptr>& roots, absl::Time now);
+[[nodiscard]] absl::StatusOr<X509PopIdentity> VerifyX509PopChain(absl::string_view chain_der,
+                                                                 const std::vector<X509Ptr>& roots,
+                                                                 absl::Time now);
 
 // VerifyChallengeSignature checks `signature` over `challenge` with `key`
 // (ECDSA DER or RSA PKCS#1 v1.5, SHA-256). PermissionDenied

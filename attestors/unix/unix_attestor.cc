@@ -69,8 +69,8 @@ absl::StatusOr<std::string> UnixAttestor::ExeSha256Hex(pid_t pid) {
              {"size", absl::StrCat(id.size)},
              {"limit", absl::StrCat(config_.workload_size_limit)}});
     return absl::FailedPreconditionError(absl::StrCat("workload executable exceeds size limit (",
-                                                      id.size, " > ",
-                                                      config_.workload_size_limit, ")"));
+                                                      id.size, " > ", config_.workload_size_limit,
+                                                      ")"));
   }
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {

@@ -147,8 +147,9 @@ class MemoryDatastore : public Datastore {
     ++revision_;
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<AttestedAgent>> ListAttestedAgents(
-      int32_t page_size, const std::string& page_token, std::string* next) override {
+  absl::StatusOr<std::vector<AttestedAgent>> ListAttestedAgents(int32_t page_size,
+                                                                const std::string& page_token,
+                                                                std::string* next) override {
     absl::MutexLock l(&mu_);
     std::vector<AttestedAgent> out;
     if (next) next->clear();

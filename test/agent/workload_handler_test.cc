@@ -32,7 +32,8 @@ class FakeManager : public Manager {
   }
   std::shared_ptr<const AgentSnapshot> WaitForChange(uint64_t seen, absl::Time deadline) override {
     absl::MutexLock l(&mu_);
-    auto cond = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return snap_->version != seen; };
+    auto cond = [this, seen]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return snap_->version != seen; };
     mu_.AwaitWithDeadline(absl::Condition(&cond), deadline);
     return snap_;
   }
@@ -111,7 +112,9 @@ class WorkloadHandlerTest : public ::testing::Test {
     server_ = b.BuildAndStart();
     stub_ = SpiffeWorkloadAPI::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
-  void TearDown() override { server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1))); }
+  void TearDown() override {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  }
 
   Bundle MakeBundle() {
     Bundle b(td_);
@@ -146,7 +149,8 @@ class WorkloadHandlerTest : public ::testing::Test {
     return s;
   }
 
-  std::unique_ptr<grpc::ClientContext> Ctx(const std::vector<std::string>& header_values = {"true"}) {
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::vector<std::string>& header_values = {
+                                               "true"}) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     for (const auto& v : header_values) ctx->AddMetadata("workload.spiffe.io", v);
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -183,8 +187,9 @@ const attestors::Selector kUid{"unix", "uid:1000"};
 const attestors::Selector kGid{"unix", "gid:1000"};
 
 // Calls every RPC with the given header values; returns their statuses.
-std::vector<grpc::Status> CallAll(WorkloadHandlerTest* t, SpiffeWorkloadAPI::Stub* stub,
-                                  const std::function<std::unique_ptr<grpc::ClientContext>()>& ctx) {
+std::vector<grpc::Status> CallAll(
+    WorkloadHandlerTest* t, SpiffeWorkloadAPI::Stub* stub,
+    const std::function<std::unique_ptr<grpc::ClientContext>()>& ctx) {
   std::vector<grpc::Status> out;
   {
     auto c = ctx();

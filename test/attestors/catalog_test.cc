@@ -34,8 +34,8 @@ TEST(CatalogTest, UnionOfAllAttestorsSortedUnique) {
   std::vector<std::unique_ptr<WorkloadAttestor>> v;
   v.push_back(std::make_unique<FixedAttestor>(
       "a", std::vector<Selector>{{"unix", "uid:1"}, {"unix", "gid:2"}}));
-  v.push_back(std::make_unique<FixedAttestor>(
-      "b", std::vector<Selector>{{"b", "x"}, {"unix", "uid:1"}}));
+  v.push_back(
+      std::make_unique<FixedAttestor>("b", std::vector<Selector>{{"b", "x"}, {"unix", "uid:1"}}));
   auto c = Make(std::move(v));
   auto s = c->Attest(1);
   ASSERT_TRUE(s.ok()) << s.status();

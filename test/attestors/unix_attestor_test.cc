@@ -185,8 +185,8 @@ TEST(UnixAttestorTest, MissingProcessIsNotFound) {
 }
 
 TEST(ParseProcStatusIdsTest, ParsesUidGidGroups) {
-  absl::StatusOr<ProcessIds> ids = ParseProcStatusIds(
-      "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t9 10 \n");
+  absl::StatusOr<ProcessIds> ids =
+      ParseProcStatusIds("Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t9 10 \n");
   ASSERT_TRUE(ids.ok()) << ids.status();
   EXPECT_EQ(ids->uids, (std::vector<uint32_t>{1, 2, 3, 4}));
   EXPECT_EQ(ids->gids, (std::vector<uint32_t>{5, 6, 7, 8}));

@@ -4,13 +4,13 @@
 #ifndef SIGNET_TEST_INTEGRATION_SERVER_TEST_FIXTURE_H_
 #define SIGNET_TEST_INTEGRATION_SERVER_TEST_FIXTURE_H_
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -29,7 +29,8 @@ using testutil::RunResult;
 class ServerProcess {
  public:
   explicit ServerProcess(const std::string& extra_server_yaml = "",
-                         const std::string& trust_domain = "example.org") : td_(trust_domain) {
+                         const std::string& trust_domain = "example.org")
+      : td_(trust_domain) {
     port_ = testutil::FreeTcpPort();
     sock_ = dir_.File("admin/api.sock");
     WriteConfig(extra_server_yaml);
@@ -37,14 +38,14 @@ class ServerProcess {
   ~ServerProcess() { Stop(); }
 
   void WriteConfig(const std::string& extra) {
-    std::string cfg = absl::StrCat(
-        "server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", port_, "\n  socket_path: \"",
-        sock_, "\"\n  trust_domain: \"", td_, "\"\n  data_dir: \"", dir_.File("data"),
-        "\"\n  log_level: \"debug\"\n", extra,
-        "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
-        "      connection_string: \"",
-        dir_.File("data/datastore.sqlite3"),
-        "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    join_token: {}\n");
+    std::string cfg =
+        absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", port_,
+                     "\n  socket_path: \"", sock_, "\"\n  trust_domain: \"", td_,
+                     "\"\n  data_dir: \"", dir_.File("data"), "\"\n  log_level: \"debug\"\n", extra,
+                     "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
+                     "      connection_string: \"",
+                     dir_.File("data/datastore.sqlite3"),
+                     "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    join_token: {}\n");
     testutil::WriteFile(config_path(), cfg);
   }
 
@@ -58,9 +59,10 @@ class ServerProcess {
     proc_ = std::make_unique<testutil::Subprocess>(
         std::vector<std::string>{testutil::ServerBinary(), "run", "-config", config_path()});
     return testutil::WaitFor([&] {
-      if (!proc_->Running()) return true;
-      return Cli({"healthcheck"}).exit_code == 0;
-    }) && proc_->Running();
+             if (!proc_->Running()) return true;
+             return Cli({"healthcheck"}).exit_code == 0;
+           }) &&
+           proc_->Running();
   }
   int Stop() {
     if (!proc_) return 0;

@@ -98,8 +98,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string BuildDir() { return EnvOr("SIGNET_BUILD_DIR", "build"); }
-std::string SourceDir() { return EnvOr("SIGNET_SOURCE_DIR", "."); }
+std::string BuildDir() { return EnvOr("SIGNET_BUILD_DIR", SIGNET_DEFAULT_BUILD_DIR); }
+std::string SourceDir() { return EnvOr("SIGNET_SOURCE_DIR", SIGNET_DEFAULT_SOURCE_DIR); }
 std::string ServerBinary() { return BuildDir() + "/server/signet-server"; }
 std::string AgentBinary() { return BuildDir() + "/agent/signet-agent"; }
 

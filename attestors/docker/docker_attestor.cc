@@ -1,0 +1,143 @@
+#include "attestors/docker/docker_attestor.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "attestors/http/json.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace signet::attestors {
+namespace {
+
+// ValidApiVersion accepts "1.41" style versions.
+bool ValidApiVersion(absl::string_view v) {
+  size_t dot = v.find('.');
+  if (dot == absl::string_view::npos || dot == 0 || dot + 1 == v.size()) return false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i != dot && !absl::ascii_isdigit(static_cast<unsigned char>(v[i]))) return false;
+  }
+  return true;
+}
+
+// DockerMessage returns the "message" of a daemon error body, or the body.
+std::string DockerMessage(const std::string& body) {
+  absl::StatusOr<google::protobuf::Struct> obj = ParseJsonObject(body);
+  if (obj.ok()) {
+    absl::StatusOr<std::string> m = StringField(*obj, "message", "error");
+    if (m.ok() && !m->empty()) return *m;
+  }
+  return body.substr(0, 200);
+}
+
+}  // namespace
+
+DockerAttestorConfig ParseDockerAttestorConfig(ConfigSection& data) {
+  DockerAttestorConfig c;
+  c.docker_socket_path = data.String("docker_socket_path", c.docker_socket_path);
+  c.docker_version = data.String("docker_version", "");
+  if (c.docker_socket_path.empty()) data.Error("docker_socket_path", "must not be empty");
+  if (!c.docker_version.empty() && !ValidApiVersion(c.docker_version)) {
+    data.Error("docker_version", "must look like \"1.41\"");
+  }
+  data.Finish();
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<DockerAttestor>> DockerAttestor::Create(
+    DockerAttestorConfig config, std::unique_ptr<ContainerLocator> locator) {
+  if (config.docker_socket_path.empty()) {
+    return absl::InvalidArgumentError("docker_socket_path must not be empty");
+  }
+  if (!config.docker_version.empty() && !ValidApiVersion(config.docker_version)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid docker_version \"", config.docker_version, "\""));
+  }
+  if (!locator) locator = NewProcContainerLocator();
+  return std::unique_ptr<DockerAttestor>(new DockerAttestor(std::move(config), std::move(locator)));
+}
+
+absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
+    const DockerAttestorConfig& config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<DockerAttestor> a, DockerAttestor::Create(config));
+  return std::unique_ptr<WorkloadAttestor>(std::move(a));
+}
+
+absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
+  ASSIGN_OR_RETURN(ContainerInfo info, locator_->Locate(pid));
+  if (info.container_id.empty()) return std::vector<Selector>{};  // not in a container
+
+  HttpRequest req;
+  req.unix_socket_path = config_.docker_socket_path;
+  req.url = absl::StrCat("http://localhost",
+                         config_.docker_version.empty() ? "" : "/v", config_.docker_version,
+                         "/containers/", info.container_id, "/json");
+  req.timeout = config_.request_timeout;
+  req.max_response_bytes = config_.max_response_bytes;
+  absl::StatusOr<HttpResponse> resp = HttpDo(req);
+  if (!resp.ok()) {
+    return absl::Status(resp.status().code(),
+                        absl::StrCat("docker: inspecting container ", info.container_id, " via ",
+                                     config_.docker_socket_path, ": ", resp.status().message()));
+  }
+  if (resp->status == 404) {
+    return absl::NotFoundError(absl::StrCat("docker: container ", info.container_id,
+                                            " not found: ", DockerMessage(resp->body)));
+  }
+  if (resp->status != 200) {
+    return absl::InternalError(absl::StrCat("docker: inspecting container ", info.container_id,
+                                            ": HTTP ", resp->status, ": ",
+                                            DockerMessage(resp->body)));
+  }
+  absl::StatusOr<std::vector<Selector>> out = DockerSelectorsFromInspect(resp->body,
+                                                                         info.container_id);
+  if (!out.ok()) {
+    return absl::Status(out.status().code(), absl::StrCat("docker: container ", info.container_id,
+                                                          ": ", out.status().message()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Selector>> DockerSelectorsFromInspect(absl::string_view body,
+                                                                 absl::string_view container_id) {
+  ASSIGN_OR_RETURN(google::protobuf::Struct root, ParseJsonObject(body));
+  ASSIGN_OR_RETURN(std::string id, StringField(root, "Id", "container"));
+  // dockerd answers a prefix lookup with the full id; anything else is a
+  // response about another container.
+  if (id.empty() || !absl::StartsWith(id, container_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inspect response is for container \"", id, "\", not the one asked for"));
+  }
+  ASSIGN_OR_RETURN(const google::protobuf::Struct* config, StructField(root, "Config", "container"));
+  if (config == nullptr) {
+    return absl::InvalidArgumentError("inspect response has no Config");
+  }
+  std::vector<Selector> out;
+  ASSIGN_OR_RETURN(const google::protobuf::Struct* labels,
+                   StructField(*config, "Labels", "Config"));
+  if (labels != nullptr) {
+    for (const auto& [k, v] : labels->fields()) {
+      if (!v.has_string_value()) {
+        return absl::InvalidArgumentError(absl::StrCat("Config.Labels.", k, " is not a string"));
+      }
+      out.push_back(Selector{"docker", absl::StrCat("label:", k, ":", v.string_value())});
+    }
+  }
+  ASSIGN_OR_RETURN(const google::protobuf::ListValue* env, ListField(*config, "Env", "Config"));
+  if (env != nullptr) {
+    for (const google::protobuf::Value& e : env->values()) {
+      if (!e.has_string_value()) {
+        return absl::InvalidArgumentError("Config.Env has a non-string element");
+      }
+      out.push_back(Selector{"docker", absl::StrCat("env:", e.string_value())});
+    }
+  }
+  ASSIGN_OR_RETURN(std::string image, StringField(*config, "Image", "Config"));
+  if (!image.empty()) out.push_back(Selector{"docker", absl::StrCat("image_id:", image)});
+  return out;
+}
+
+}  // namespace signet::attestors

@@ -1,0 +1,240 @@
+// Unit tests: the server CA with an injected clock -- prepare, publish,
+// activate, prune; persistence; SVID caps and re-verification.
+#include "server/ca.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "common/jwt.h"
+#include "common/x509.h"
+#include "gtest/gtest.h"
+#include "server/datastore/memory_datastore.h"
+
+namespace signet::server {
+namespace {
+
+class CaTest : public ::testing::Test {
+ protected:
+  CaTest() : clock_(absl::FromUnixSeconds(1700000000)) {}
+  void SetUp() override {
+    ds_ = NewMemoryDatastore();
+    km_ = NewMemoryKeyManager();
+  }
+  CaOptions Options() {
+    CaOptions o(TrustDomain::FromString("example.org").value());
+    o.ca_ttl = absl::Hours(6);
+    o.default_x509_svid_ttl = absl::Hours(1);
+    return o;
+  }
+  std::unique_ptr<ServerCa> NewCa() {
+    absl::StatusOr<std::unique_ptr<ServerCa>> ca =
+        ServerCa::Create(Options(), ds_.get(), km_.get(), &clock_);
+    EXPECT_TRUE(ca.ok()) << ca.status();
+    return std::move(*ca);
+  }
+  SignedX509 Mint(ServerCa& ca, absl::Duration ttl = absl::ZeroDuration()) {
+    EvpPkeyPtr key = std::move(GenerateKey(KeyType::kEcP256)).value();
+    absl::StatusOr<SignedX509> s = ca.SignX509SvidForKey(
+        key.get(), SpiffeId::FromString("spiffe://example.org/w").value(), {}, ttl);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+  // Verifies `svid` against the CA's current bundle at the clock's now.
+  absl::Status VerifyNow(ServerCa& ca, const SignedX509& svid) {
+    BundleSet set;
+    set.Put(ca.GetBundle());
+    std::vector<X509Ptr> chain;
+    chain.push_back(CopyCert(svid.leaf.get()));
+    return VerifyX509Svid(chain, set, clock_.Now()).status();
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<Datastore> ds_;
+  std::unique_ptr<KeyManager> km_;
+};
+
+TEST_F(CaTest, CreatesCurrentAuthorityAndBundle) {
+  auto ca = NewCa();
+  CaStatus s = ca->Status();
+  EXPECT_FALSE(s.current_x509_serial.empty());
+  EXPECT_TRUE(s.next_x509_serial.empty());
+  EXPECT_FALSE(s.current_jwt_kid.empty());
+  EXPECT_EQ(s.sequence_number, 1u);
+  signet::types::Bundle b = ca->BundleProto();
+  EXPECT_EQ(b.x509_authorities_size(), 1);
+  EXPECT_EQ(b.jwt_authorities_size(), 1);
+  EXPECT_TRUE(ds_->GetBundle("example.org").ok());
+}
+
+TEST_F(CaTest, PreparesAtHalfPublishesAtOnceActivatesAtFiveSixths) {
+  auto ca = NewCa();
+  std::string first = ca->Status().current_x509_serial;
+  clock_.Advance(absl::Hours(3) - absl::Seconds(1));
+  EXPECT_FALSE(ca->Rotate().value());
+  EXPECT_TRUE(ca->Status().next_x509_serial.empty());
+
+  clock_.Advance(absl::Seconds(1));  // half of 6h: prepare + publish
+  EXPECT_TRUE(ca->Rotate().value());
+  CaStatus prepared = ca->Status();
+  EXPECT_EQ(prepared.current_x509_serial, first);
+  EXPECT_FALSE(prepared.next_x509_serial.empty());
+  EXPECT_FALSE(prepared.next_jwt_kid.empty());
+  EXPECT_EQ(prepared.sequence_number, 2u);
+  EXPECT_EQ(ca->BundleProto().x509_authorities_size(), 2);
+  EXPECT_EQ(ca->BundleProto().jwt_authorities_size(), 2);
+
+  clock_.Advance(absl::Hours(2) - absl::Seconds(1));  // just before 5/6
+  EXPECT_FALSE(ca->Rotate().value());
+  EXPECT_EQ(ca->Status().current_x509_serial, first);
+  SignedX509 old_svid = Mint(*ca);   // still signed by the first CA
+  clock_.Advance(absl::Seconds(1));  // 5/6 of 6h: activate
+  ca->Rotate().value();
+  CaStatus active = ca->Status();
+  EXPECT_EQ(active.current_x509_serial, prepared.next_x509_serial);
+  EXPECT_EQ(active.current_jwt_kid, prepared.next_jwt_kid);
+  EXPECT_TRUE(active.next_x509_serial.empty());
+  // The old authority stays while anything it signed may be valid.
+  EXPECT_EQ(ca->BundleProto().x509_authorities_size(), 2);
+  EXPECT_TRUE(VerifyNow(*ca, old_svid).ok());
+  SignedX509 new_svid = Mint(*ca);
+  EXPECT_TRUE(VerifyNow(*ca, new_svid).ok());
+
+  // After the old CA expires it is pruned and the sequence bumps.
+  uint64_t seq = ca->Status().sequence_number;
+  clock_.Advance(absl::Minutes(30));
+  EXPECT_FALSE(ca->Rotate().value());
+  clock_.Advance(absl::Minutes(30) + absl::Seconds(1));
+  EXPECT_TRUE(ca->Rotate().value());
+  EXPECT_GT(ca->Status().sequence_number, seq);
+  signet::types::Bundle pruned = ca->BundleProto();
+  for (const std::string& der : pruned.x509_authorities()) {
+    EXPECT_NE(CertSerialHex(ParseCertDer(der).value().get()), first);
+  }
+}
+
+TEST_F(CaTest, BundleNeverLacksIssuerOfAValidSvid) {
+  auto ca = NewCa();
+  std::vector<SignedX509> svids;
+  uint64_t seq = ca->Status().sequence_number;
+  for (int step = 0; step < 6 * 24 * 2; ++step) {  // two days in 10-minute steps
+    clock_.Advance(absl::Minutes(10));
+    ASSERT_TRUE(ca->Rotate().ok());
+    EXPECT_GE(ca->Status().sequence_number, seq);
+    seq = ca->Status().sequence_number;
+    svids.push_back(Mint(*ca));
+    for (const SignedX509& s : svids) {
+      if (s.expires_at <= clock_.Now()) continue;
+      ASSERT_TRUE(VerifyNow(*ca, s).ok()) << "step " << step;
+    }
+  }
+}
+
+TEST_F(CaTest, SvidNeverOutlivesIssuer) {
+  auto ca = NewCa();
+  SignedX509 s = Mint(*ca, absl::Hours(100));
+  EXPECT_LE(s.expires_at, ca->CurrentX509CaNotAfter());
+  absl::StatusOr<SignedJwt> jwt = ca->SignJwtSvid(
+      SpiffeId::FromString("spiffe://example.org/w").value(), {"a"}, absl::Hours(100));
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  EXPECT_LE(jwt->expires_at, clock_.Now() + absl::Hours(6));
+}
+
+TEST_F(CaTest, DefaultTtls) {
+  auto ca = NewCa();
+  SignedX509 s = Mint(*ca);
+  EXPECT_EQ(s.expires_at,
+            absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now())) + absl::Hours(1));
+  absl::StatusOr<SignedJwt> jwt = ca->SignJwtSvid(
+      SpiffeId::FromString("spiffe://example.org/w").value(), {"a"}, absl::ZeroDuration());
+  ASSERT_TRUE(jwt.ok());
+  EXPECT_EQ(jwt->expires_at - jwt->issued_at, absl::Minutes(5));
+}
+
+TEST_F(CaTest, JwtSvidVerifiesAgainstBundle) {
+  auto ca = NewCa();
+  absl::StatusOr<SignedJwt> jwt = ca->SignJwtSvid(
+      SpiffeId::FromString("spiffe://example.org/w").value(), {"aud"}, absl::ZeroDuration());
+  ASSERT_TRUE(jwt.ok());
+  BundleSet set;
+  set.Put(ca->GetBundle());
+  EXPECT_TRUE(ValidateJwtSvid(jwt->token, set, "aud", clock_.Now()).ok());
+}
+
+TEST_F(CaTest, JwtNeedsAudience) {
+  auto ca = NewCa();
+  absl::StatusOr<SignedJwt> jwt = ca->SignJwtSvid(
+      SpiffeId::FromString("spiffe://example.org/w").value(), {}, absl::ZeroDuration());
+  EXPECT_EQ(jwt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(jwt.status().message(), "at least one audience is required");
+}
+
+TEST_F(CaTest, BadCsrIsInvalidArgument) {
+  auto ca = NewCa();
+  absl::StatusOr<SignedX509> s = ca->SignX509SvidFromCsr(
+      "garbage", SpiffeId::FromString("spiffe://example.org/w").value(), {}, absl::ZeroDuration());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(s.status().message(), "invalid CSR: ")) << s.status();
+}
+
+TEST_F(CaTest, CsrNamesAreIgnored) {
+  auto ca = NewCa();
+  EvpPkeyPtr key = std::move(GenerateKey(KeyType::kEcP256)).value();
+  SpiffeId evil = SpiffeId::FromString("spiffe://example.org/admin").value();
+  std::string csr = CreateCsrDer(key.get(), &evil).value();
+  absl::StatusOr<SignedX509> s = ca->SignX509SvidFromCsr(
+      csr, SpiffeId::FromString("spiffe://example.org/w").value(), {}, absl::ZeroDuration());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(SpiffeIdFromCert(s->leaf.get())->ToString(), "spiffe://example.org/w");
+}
+
+TEST_F(CaTest, ReloadsSameAuthorityAfterRestart) {
+  auto ca = NewCa();
+  clock_.Advance(absl::Hours(3));
+  ASSERT_TRUE(ca->Rotate().ok());
+  CaStatus before = ca->Status();
+  signet::types::Bundle bundle = ca->BundleProto();
+  ca.reset();
+  auto again = NewCa();
+  CaStatus after = again->Status();
+  EXPECT_EQ(after.current_x509_serial, before.current_x509_serial);
+  EXPECT_EQ(after.next_x509_serial, before.next_x509_serial);
+  EXPECT_EQ(after.current_jwt_kid, before.current_jwt_kid);
+  EXPECT_EQ(after.sequence_number, before.sequence_number);
+  EXPECT_EQ(again->BundleProto().SerializeAsString(), bundle.SerializeAsString());
+}
+
+TEST_F(CaTest, LostKeysMakeANewAuthority) {
+  auto ca = NewCa();
+  std::string serial = ca->Status().current_x509_serial;
+  ca.reset();
+  km_ = NewMemoryKeyManager();  // like a memory KeyManager after restart
+  auto again = NewCa();
+  EXPECT_NE(again->Status().current_x509_serial, serial);
+  // The old authority stays published until it expires.
+  EXPECT_EQ(again->BundleProto().x509_authorities_size(), 2);
+}
+
+TEST(DiskKeyManagerTest, KeysAreFiles0600) {
+  char tmpl[] = "/tmp/sg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = std::string(tmpl) + "/keys";
+  auto km = NewDiskKeyManager(dir);
+  ASSERT_TRUE(km.ok()) << km.status();
+  ASSERT_TRUE((*km)->GenerateKey("k1", KeyType::kEcP256).ok());
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/k1.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE((*km)->GetKey("k1").ok());
+  EXPECT_EQ((*km)->GetKey("k2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*km)->GenerateKey("../x", KeyType::kEcP256).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*km)->DeleteKey("k1").ok());
+  EXPECT_EQ((*km)->GetKey("k1").status().code(), absl::StatusCode::kNotFound);
+  std::string cmd = "rm -rf " + std::string(tmpl);
+  ASSERT_EQ(system(cmd.c_str()), 0);
+}
+
+}  // namespace
+}  // namespace signet::server

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
+#include "signet/jwks.pb.h"
 
 namespace signet {
 namespace {
@@ -241,19 +242,33 @@ bool HasKeyParams(const Struct& jwk) {
 
 bool SameCert(const X509* a, const X509* b) { return X509_cmp(a, b) == 0; }
 
-// JsonInteger reads an integral JSON number. Protobuf's Struct stores numbers
-// as doubles, so values above 2^53 lose precision (they are still accepted,
-// rounded, as long as they fit the target range).
-absl::StatusOr<double> JsonInteger(const Value& v, absl::string_view name, double min,
-                                   double max_exclusive) {
-  if (v.kind_case() != Value::kNumberValue) {
+// CheckJsonInteger checks that `v` is an integral JSON number. It only
+// validates the token's type: Protobuf's Struct stores numbers as doubles, so
+// the exact value is read separately (ReadJwksIntegers). InvalidArgument when
+// `v` is not an integral number.
+absl::Status CheckJsonInteger(const Value& v, absl::string_view name) {
+  if (v.kind_case() != Value::kNumberValue || !std::isfinite(v.number_value()) ||
+      std::trunc(v.number_value()) != v.number_value()) {
     return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be an integer"));
   }
-  double d = v.number_value();
-  if (!std::isfinite(d) || std::trunc(d) != d || d < min || d >= max_exclusive) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" must be an integer in range"));
+  return absl::OkStatus();
+}
+
+// ReadExact parses the whole JWKS `json` into `msg` (a message of
+// proto/signet/jwks.proto with one integer field), skipping every other
+// member; protobuf's JSON parser reads typed integer fields from the number's
+// text, not via a double. InvalidArgument "`range_error`" when the member does
+// not fit the field's type.
+absl::Status ReadExact(const std::string& json, google::protobuf::Message* msg,
+                       absl::string_view range_error) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto parsed = google::protobuf::util::JsonStringToMessage(json, msg, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(range_error, " (", parsed.message().as_string(), ")"));
   }
-  return d;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -384,15 +399,22 @@ absl::StatusOr<Bundle> Bundle::ParseJwks(const TrustDomain& td, absl::string_vie
   if (keys->kind_case() != Value::kListValue) {
     return absl::InvalidArgumentError("bundle \"keys\" must be an array");
   }
-  if (const Value* seq = Field(root, "spiffe_sequence"); seq != nullptr) {
-    // uint64 range; see JsonInteger for the precision limit above 2^53.
-    ASSIGN_OR_RETURN(double d, JsonInteger(*seq, "spiffe_sequence", 0, 18446744073709551616.0));
-    bundle.set_sequence_number(static_cast<uint64_t>(d));
+  const Value* seq = Field(root, "spiffe_sequence");
+  const Value* hint = Field(root, "spiffe_refresh_hint");
+  if (seq != nullptr) RETURN_IF_ERROR(CheckJsonInteger(*seq, "spiffe_sequence"));
+  if (hint != nullptr) RETURN_IF_ERROR(CheckJsonInteger(*hint, "spiffe_refresh_hint"));
+  // D3: read the exact 64-bit values (a Struct number is a double).
+  if (seq != nullptr) {
+    signet::jwks::JwksSequence exact;
+    RETURN_IF_ERROR(ReadExact(std::string(json), &exact,
+                              "\"spiffe_sequence\" must be an integer in [0, 2^64)"));
+    bundle.set_sequence_number(exact.spiffe_sequence());
   }
-  if (const Value* hint = Field(root, "spiffe_refresh_hint"); hint != nullptr) {
-    ASSIGN_OR_RETURN(double d, JsonInteger(*hint, "spiffe_refresh_hint", -9223372036854775808.0,
-                                           9223372036854775808.0));
-    bundle.set_refresh_hint_seconds(static_cast<int64_t>(d));
+  if (hint != nullptr) {
+    signet::jwks::JwksRefreshHint exact;
+    RETURN_IF_ERROR(ReadExact(std::string(json), &exact,
+                              "\"spiffe_refresh_hint\" must be an integer in [-2^63, 2^63)"));
+    bundle.set_refresh_hint_seconds(exact.spiffe_refresh_hint());
   }
 
   for (int i = 0; i < keys->list_value().values_size(); ++i) {

@@ -197,7 +197,9 @@ absl::StatusOr<X509Ptr> NewCert(const X509_NAME* issuer_name, const X509_NAME* s
 }
 
 // AddCaExtensions adds basicConstraints, keyUsage, SKI, AKI (when `issuer` is
-// not the cert itself) and the trust domain URI SAN.
+// not the cert itself) and the trust domain URI SAN, which is critical when the
+// cert's subject is empty (RFC 5280 4.1.2.6, X509-SVID 3.1; B3). The subject
+// must be set before this is called. Internal on failure.
 absl::Status AddCaExtensions(X509* cert, const X509* issuer, const TrustDomain& td) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, const_cast<X509*>(issuer), cert, nullptr, nullptr, 0);
@@ -209,7 +211,9 @@ absl::Status AddCaExtensions(X509* cert, const X509* issuer, const TrustDomain& 
     RETURN_IF_ERROR(AddConfExtension(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
   }
   ASSIGN_OR_RETURN(GeneralNamesPtr sans, BuildSans(td.IdString(), {}));
-  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, sans.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+  const int san_critical = X509_NAME_entry_count(X509_get_subject_name(cert)) == 0 ? 1 : 0;
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, sans.get(), san_critical, X509V3_ADD_DEFAULT) !=
+      1) {
     return OpensslError("adding subjectAltName");
   }
   return absl::OkStatus();

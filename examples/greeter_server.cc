@@ -1,12 +1,16 @@
 // greeter_server: gRPC Greeter over mTLS with X.509-SVIDs from the Workload
-// API; only callers in -allow-td (default: our own trust domain) are served,
-// and the reply names the caller's SPIFFE ID.
+// API; only the callers listed in -allow (comma-separated SPIFFE IDs) or,
+// without it, the members of -allow-td (default: our own trust domain) are
+// served, and the reply names the caller's SPIFFE ID. Refused callers are
+// logged on stderr ("gRPC TLS peer refused").
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "client/grpc_credentials.h"
 #include "examples/example_flags.h"
 #include "greeter.grpc.pb.h"
@@ -28,7 +32,9 @@ class GreeterImpl final : public signet::examples::Greeter::Service {
 int main(int argc, char** argv) {
   std::map<std::string, std::string> f;
   if (!signet::examples::ParseFlags(argc, argv, &f)) {
-    std::fprintf(stderr, "usage: greeter_server [-addr unix:///path] [-port N] [-allow-td TD]\n");
+    std::fprintf(stderr,
+                 "usage: greeter_server [-addr unix:///path] [-port N] "
+                 "[-allow ID[,ID...] | -allow-td TD]\n");
     return 2;
   }
   signet::client::WorkloadApiOptions opts;
@@ -41,8 +47,19 @@ int main(int argc, char** argv) {
     if (!t.ok()) return std::fprintf(stderr, "bad -allow-td\n"), 2;
     td = *t;
   }
-  auto creds = signet::client::GrpcTlsCredentials::Create(source->get(),
-                                                          signet::client::AuthorizeMemberOf(td));
+  signet::client::Authorizer authz = signet::client::AuthorizeMemberOf(td);
+  if (f.count("allow")) {
+    std::vector<signet::SpiffeId> ids;
+    for (absl::string_view part : absl::StrSplit(f["allow"], ',', absl::SkipEmpty())) {
+      auto id = signet::SpiffeId::FromString(part);
+      if (!id.ok()) {
+        return std::fprintf(stderr, "bad -allow: %s\n", id.status().ToString().c_str()), 2;
+      }
+      ids.push_back(*id);
+    }
+    authz = signet::client::AuthorizeOneOf(std::move(ids));
+  }
+  auto creds = signet::client::GrpcTlsCredentials::Create(source->get(), std::move(authz));
   if (!creds.ok()) return std::fprintf(stderr, "%s\n", creds.status().ToString().c_str()), 1;
   GreeterImpl service;
   int port = 0;

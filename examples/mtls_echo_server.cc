@@ -1,6 +1,7 @@
 // mtls_echo_server: an OpenSSL TLS echo server that authenticates with the
 // workload's X.509-SVID (kept current from the Workload API) and accepts only
-// the SPIFFE ID given with -allow (or any member of -allow-td).
+// the SPIFFE ID given with -allow (or any member of -allow-td). It prints the
+// accepted peer's ID and certificate serial, or why a peer was refused.
 //
 //   export SPIFFE_ENDPOINT_SOCKET=unix:///tmp/signet-agent/public/api.sock
 //   mtls_echo_server -port 8443 -allow spiffe://example.org/client
@@ -17,6 +18,7 @@
 
 #include "client/tls.h"
 #include "client/x509_source.h"
+#include "common/x509.h"
 #include "examples/example_flags.h"
 
 using signet::client::Authorizer;
@@ -78,7 +80,9 @@ int main(int argc, char** argv) {
       SSL_set_fd(ssl.get(), fd);
       if (SSL_accept(ssl.get()) == 1) {
         auto peer = signet::client::PeerSpiffeId(ssl.get());
-        std::printf("accepted %s\n", peer.ok() ? peer->ToString().c_str() : "?");
+        const X509* cert = SSL_get0_peer_certificate(ssl.get());
+        std::printf("accepted %s serial %s\n", peer.ok() ? peer->ToString().c_str() : "?",
+                    cert != nullptr ? signet::CertSerialHex(cert).c_str() : "?");
         std::fflush(stdout);
         char buf[4096];
         int n;
@@ -87,6 +91,15 @@ int main(int argc, char** argv) {
         std::printf("refused: %s\n",
                     signet::client::PeerVerificationStatus(ssl.get()).ToString().c_str());
         std::fflush(stdout);
+        // Lingering close: with TLS 1.3 the client may already have sent
+        // data; closing with it unread would reset the connection and lose
+        // the alert that tells the client why it was refused.
+        shutdown(fd, SHUT_WR);
+        timeval tv{2, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char drain[4096];
+        while (read(fd, drain, sizeof(drain)) > 0) {
+        }
       }
       signet::ClearOpensslErrors();
       close(fd);

@@ -110,25 +110,44 @@ void ReadServer(ConfigSection s, ServerConfig& c) {
   s.Finish();
 }
 
+// ReadPlugin calls `read` with the settings of plugin `name` under `kind`:
+// SPIRE's nesting `<name>: {plugin_data: {...}}` when the plugin has a
+// "plugin_data" key, else the flat form `<name>: {...}`. Unknown keys at either
+// level are recorded as errors (so flat settings beside plugin_data are
+// refused).
+template <typename ReadFn>
+void ReadPlugin(ConfigSection& kind, const std::string& name, ReadFn read) {
+  ConfigSection plugin = kind.Section(name);
+  plugin.MarkKnown("plugin_data");  // `plugin_data:` left empty means no settings
+  if (plugin.Has("plugin_data")) {
+    ConfigSection data = plugin.Section("plugin_data");
+    read(data);
+    data.Finish();
+  } else {
+    read(plugin);
+  }
+  plugin.Finish();
+}
+
 void ReadPlugins(ConfigSection p, ServerConfig& c) {
   // DataStore
   ConfigSection ds = p.Section("DataStore");
   if (!ds.present()) {
     p.Error("DataStore", "a DataStore plugin is required");
   } else {
-    ConfigSection sql = ds.Section("sql");
-    if (!sql.present()) {
+    if (!ds.Has("sql")) {
       ds.Error("sql", "the \"sql\" DataStore is required");
     } else {
-      c.datastore_type = sql.String("database_type", "sqlite3");
-      if (c.datastore_type != "sqlite3" && c.datastore_type != "memory") {
-        sql.Error("database_type", "unsupported database_type (supported: sqlite3)");
-      }
-      c.datastore_connection_string = sql.String("connection_string");
-      if (c.datastore_type == "sqlite3" && c.datastore_connection_string.empty()) {
-        sql.Error("connection_string", "is required");
-      }
-      sql.Finish();
+      ReadPlugin(ds, "sql", [&c](ConfigSection& sql) {
+        c.datastore_type = sql.String("database_type", "sqlite3");
+        if (c.datastore_type != "sqlite3" && c.datastore_type != "memory") {
+          sql.Error("database_type", "unsupported database_type (supported: sqlite3)");
+        }
+        c.datastore_connection_string = sql.String("connection_string");
+        if (c.datastore_type == "sqlite3" && c.datastore_connection_string.empty()) {
+          sql.Error("connection_string", "is required");
+        }
+      });
     }
     ds.Finish();
   }
@@ -143,13 +162,10 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
     }
     if (km.Has("disk")) {
       c.key_manager = "disk";
-      ConfigSection disk = km.Section("disk");
-      c.keys_path = disk.String("keys_path");
-      disk.Finish();
+      ReadPlugin(km, "disk", [&c](ConfigSection& disk) { c.keys_path = disk.String("keys_path"); });
     } else if (km.Has("memory")) {
       c.key_manager = "memory";
-      ConfigSection mem = km.Section("memory");
-      mem.Finish();
+      ReadPlugin(km, "memory", [](ConfigSection&) {});
     }
     km.Finish();
   }
@@ -160,19 +176,18 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
   } else {
     if (na.Has("join_token")) {
       c.join_token_enabled = true;
-      ConfigSection jt = na.Section("join_token");
-      jt.Finish();
+      ReadPlugin(na, "join_token", [](ConfigSection&) {});
     }
     if (na.Has("x509pop")) {
       c.x509pop_enabled = true;
-      ConfigSection xp = na.Section("x509pop");
-      c.x509pop_ca_bundle_path = xp.String("ca_bundle_path");
-      if (c.x509pop_ca_bundle_path.empty()) {
-        xp.Error("ca_bundle_path", "is required");
-      } else if (access(c.x509pop_ca_bundle_path.c_str(), R_OK) != 0) {
-        xp.Error("ca_bundle_path", "cannot read \"" + c.x509pop_ca_bundle_path + "\"");
-      }
-      xp.Finish();
+      ReadPlugin(na, "x509pop", [&c](ConfigSection& xp) {
+        c.x509pop_ca_bundle_path = xp.String("ca_bundle_path");
+        if (c.x509pop_ca_bundle_path.empty()) {
+          xp.Error("ca_bundle_path", "is required");
+        } else if (access(c.x509pop_ca_bundle_path.c_str(), R_OK) != 0) {
+          xp.Error("ca_bundle_path", "cannot read \"" + c.x509pop_ca_bundle_path + "\"");
+        }
+      });
     }
     if (!c.join_token_enabled && !c.x509pop_enabled) {
       p.Error("NodeAttestor", "at least one NodeAttestor (join_token, x509pop) is required");

@@ -1,6 +1,7 @@
 #include "server/entry_cache.h"
 
 #include <deque>
+#include <limits>
 
 #include "common/status_macros.h"
 
@@ -27,20 +28,29 @@ bool SelectorsSubset(const google::protobuf::RepeatedPtrField<Selector>& sub,
 absl::Status EntryCache::LoadAll(Datastore* ds) {
   ListEntriesFilter f;
   ASSIGN_OR_RETURN(EntryPage page, ds->ListEntries(f));
-  absl::MutexLock l(&mu_);
-  by_id_.clear();
-  by_parent_.clear();
-  node_aliases_.clear();
-  for (RegistrationEntry& e : page.entries) {
-    PutLocked(std::make_shared<const RegistrationEntry>(std::move(e)));
+  {
+    absl::MutexLock l(&mu_);
+    by_id_.clear();
+    by_parent_.clear();
+    node_aliases_.clear();
+    by_expiry_.clear();
+    for (RegistrationEntry& e : page.entries) {
+      PutLocked(std::make_shared<const RegistrationEntry>(std::move(e)));
+    }
   }
+  NotifyExpiryAdded();
   return absl::OkStatus();
+}
+
+void EntryCache::NotifyExpiryAdded() {
+  if (expiry_added_) expiry_added_();
 }
 
 void EntryCache::PutLocked(EntryPtr e) {
   RemoveLocked(e->id());
   by_parent_[e->parent_id()].insert(e->id());
   if (e->node()) node_aliases_.insert(e->id());
+  if (e->entry_expiry() != 0) by_expiry_.emplace(e->entry_expiry(), e->id());
   by_id_[e->id()] = std::move(e);
 }
 
@@ -53,15 +63,19 @@ void EntryCache::RemoveLocked(const std::string& id) {
     if (pit->second.empty()) by_parent_.erase(pit);
   }
   node_aliases_.erase(id);
+  if (it->second->entry_expiry() != 0) by_expiry_.erase({it->second->entry_expiry(), id});
   by_id_.erase(it);
 }
 
 std::optional<RegistrationEntry> EntryCache::Put(const RegistrationEntry& e) {
-  absl::MutexLock l(&mu_);
   std::optional<RegistrationEntry> old;
-  auto it = by_id_.find(e.id());
-  if (it != by_id_.end()) old = *it->second;
-  PutLocked(std::make_shared<const RegistrationEntry>(e));
+  {
+    absl::MutexLock l(&mu_);
+    auto it = by_id_.find(e.id());
+    if (it != by_id_.end()) old = *it->second;
+    PutLocked(std::make_shared<const RegistrationEntry>(e));
+  }
+  if (e.entry_expiry() != 0) NotifyExpiryAdded();
   return old;
 }
 
@@ -72,6 +86,25 @@ std::optional<RegistrationEntry> EntryCache::Remove(const std::string& id) {
   RegistrationEntry old = *it->second;
   RemoveLocked(id);
   return old;
+}
+
+std::vector<RegistrationEntry> EntryCache::ExpiringBetween(int64_t after_s, int64_t upto_s) {
+  std::vector<RegistrationEntry> out;
+  if (upto_s <= after_s) return out;
+  absl::MutexLock l(&mu_);
+  for (auto it = by_expiry_.lower_bound({after_s + 1, std::string()});
+       it != by_expiry_.end() && it->first <= upto_s; ++it) {
+    out.push_back(*by_id_.at(it->second));
+  }
+  return out;
+}
+
+std::optional<int64_t> EntryCache::NextExpiryAfter(int64_t after_s) {
+  if (after_s == std::numeric_limits<int64_t>::max()) return std::nullopt;
+  absl::MutexLock l(&mu_);
+  auto it = by_expiry_.lower_bound({after_s + 1, std::string()});
+  if (it == by_expiry_.end()) return std::nullopt;
+  return it->first;
 }
 
 std::optional<RegistrationEntry> EntryCache::Get(const std::string& id) {

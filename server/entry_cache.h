@@ -3,10 +3,13 @@
 #ifndef SIGNET_SERVER_ENTRY_CACHE_H_
 #define SIGNET_SERVER_ENTRY_CACHE_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -49,9 +52,23 @@ class EntryCache {
                                       const std::vector<signet::types::Selector>& selectors,
                                       absl::Time now);
 
+  // ExpiringBetween returns the entries whose entry_expiry (unix seconds) is
+  // in (`after_s`, `upto_s`]: those that stopped being authorized in that
+  // interval. An entry is expired at `now` once entry_expiry <= unix seconds
+  // of `now`.
+  std::vector<signet::types::RegistrationEntry> ExpiringBetween(int64_t after_s, int64_t upto_s);
+  // NextExpiryAfter returns the soonest entry_expiry greater than `after_s`,
+  // or nullopt when no entry expires after it.
+  std::optional<int64_t> NextExpiryAfter(int64_t after_s);
+  // SetExpiryAddedCallback sets `cb`, called (without the cache's lock held)
+  // after Put or LoadAll stores an entry with a non-zero entry_expiry, so an
+  // expiry timer can re-arm. Call before the cache is shared.
+  void SetExpiryAddedCallback(std::function<void()> cb) { expiry_added_ = std::move(cb); }
+
  private:
   using EntryPtr = std::shared_ptr<const signet::types::RegistrationEntry>;
   void PutLocked(EntryPtr e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyExpiryAdded();
   void RemoveLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
@@ -60,6 +77,9 @@ class EntryCache {
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_parent_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> node_aliases_ ABSL_GUARDED_BY(mu_);
+  // (entry_expiry, id) of every entry with a non-zero entry_expiry.
+  std::set<std::pair<int64_t, std::string>> by_expiry_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> expiry_added_;  // set before use; not guarded
 };
 
 // SelectorsSubset reports whether every selector of `sub` is in `super`.

@@ -57,8 +57,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   opts.default_jwt_svid_ttl = c.default_jwt_svid_ttl;
   ASSIGN_OR_RETURN(s->ca_, ServerCa::Create(opts, s->ds_.get(), s->km_.get(), s->clock_.get()));
   s->entries_ = std::make_unique<EntryCache>();
-  RETURN_IF_ERROR(s->entries_->LoadAll(s->ds_.get()));
   s->hub_ = std::make_unique<SyncHub>();
+  s->expiry_timer_ =
+      std::make_unique<EntryExpiryTimer>(s->entries_.get(), s->hub_.get(), s->clock_.get());
+  RETURN_IF_ERROR(s->entries_->LoadAll(s->ds_.get()));
   s->audit_ = std::make_unique<AuditLog>(c.audit_log_enabled);
   s->deps_.reset(new ServerDeps{&s->config_, td, s->ds_.get(), s->ca_.get(), s->entries_.get(),
                                 s->hub_.get(), s->clock_.get(), s->audit_.get()});
@@ -147,6 +149,7 @@ absl::Status Server::Start() {
                               [raw] { return raw->Ready(); }));
   }
   rotation_thread_ = std::thread([this] { RotationLoop(); });
+  expiry_timer_->Start();
   LogInfo("signet-server started",
           {{"trust_domain", deps_->trust_domain.name()},
            {"address", absl::StrCat(config_.bind_address, ":", node_port_)},
@@ -191,6 +194,7 @@ void Server::Shutdown() {
     stopping_ = true;
   }
   if (rotation_thread_.joinable()) rotation_thread_.join();
+  if (expiry_timer_) expiry_timer_->Stop();
   if (health_) health_->Stop();
   if (hub_) hub_->CloseAll(absl::UnavailableError("server shutting down"));
   if (admin_socket_) admin_socket_->Stop();

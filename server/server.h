@@ -21,6 +21,7 @@
 #include "server/datastore/datastore.h"
 #include "server/deps.h"
 #include "server/entry_cache.h"
+#include "server/entry_expiry.h"
 #include "server/health.h"
 #include "server/key_manager.h"
 #include "server/node_service.h"
@@ -58,6 +59,7 @@ class Server {
   std::unique_ptr<ServerCa> ca_;
   std::unique_ptr<EntryCache> entries_;
   std::unique_ptr<SyncHub> hub_;
+  std::unique_ptr<EntryExpiryTimer> expiry_timer_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<ServerDeps> deps_;
   std::unique_ptr<EntryStore> store_;

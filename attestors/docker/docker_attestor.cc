@@ -4,8 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "attestors/http/json.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -72,9 +72,8 @@ absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
 
   HttpRequest req;
   req.unix_socket_path = config_.docker_socket_path;
-  req.url = absl::StrCat("http://localhost",
-                         config_.docker_version.empty() ? "" : "/v", config_.docker_version,
-                         "/containers/", info.container_id, "/json");
+  req.url = absl::StrCat("http://localhost", config_.docker_version.empty() ? "" : "/v",
+                         config_.docker_version, "/containers/", info.container_id, "/json");
   req.timeout = config_.request_timeout;
   req.max_response_bytes = config_.max_response_bytes;
   absl::StatusOr<HttpResponse> resp = HttpDo(req);
@@ -92,8 +91,8 @@ absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
                                             ": HTTP ", resp->status, ": ",
                                             DockerMessage(resp->body)));
   }
-  absl::StatusOr<std::vector<Selector>> out = DockerSelectorsFromInspect(resp->body,
-                                                                         info.container_id);
+  absl::StatusOr<std::vector<Selector>> out =
+      DockerSelectorsFromInspect(resp->body, info.container_id);
   if (!out.ok()) {
     return absl::Status(out.status().code(), absl::StrCat("docker: container ", info.container_id,
                                                           ": ", out.status().message()));
@@ -111,7 +110,8 @@ absl::StatusOr<std::vector<Selector>> DockerSelectorsFromInspect(absl::string_vi
     return absl::InvalidArgumentError(
         absl::StrCat("inspect response is for container \"", id, "\", not the one asked for"));
   }
-  ASSIGN_OR_RETURN(const google::protobuf::Struct* config, StructField(root, "Config", "container"));
+  ASSIGN_OR_RETURN(const google::protobuf::Struct* config,
+                   StructField(root, "Config", "container"));
   if (config == nullptr) {
     return absl::InvalidArgumentError("inspect response has no Config");
   }

@@ -26,8 +26,8 @@ const google::protobuf::Value* FieldOrNull(const google::protobuf::Struct& obj,
   return &it->second;
 }
 
-absl::StatusOr<std::string> StringField(const google::protobuf::Struct& obj,
-                                        absl::string_view key, absl::string_view what) {
+absl::StatusOr<std::string> StringField(const google::protobuf::Struct& obj, absl::string_view key,
+                                        absl::string_view what) {
   const google::protobuf::Value* v = FieldOrNull(obj, key);
   if (v == nullptr) return std::string();
   if (!v->has_string_value()) {

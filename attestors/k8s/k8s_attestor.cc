@@ -130,8 +130,8 @@ absl::Status PodSelectors(const Struct& pod, const Struct& container, std::vecto
   if (labels != nullptr) {
     for (const auto& [k, v] : labels->fields()) {
       if (!v.has_string_value()) {
-        return absl::InvalidArgumentError(absl::StrCat("pod.metadata.labels.", k,
-                                                       " is not a string"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("pod.metadata.labels.", k, " is not a string"));
       }
       add("pod-label", absl::StrCat(k, ":", v.string_value()));
     }

@@ -1,5 +1,3 @@
-#include "attestors/cgroup/container_info.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "attestors/cgroup/container_info.h"
 #include "test/fakes/cgroup_sandbox.h"
 #include "test/testutil/testutil.h"
 
@@ -50,7 +49,8 @@ const Case kCases[] = {
      "12:pids:/docker/$C\n11:hugetlb:/docker/$C\n10:net_cls,net_prio:/docker/$C\n"
      "9:memory:/docker/$C\n8:cpu,cpuacct:/docker/$C\n7:blkio:/docker/$C\n"
      "6:freezer:/docker/$C\n5:devices:/docker/$C\n4:perf_event:/docker/$C\n"
-     "3:cpuset:/docker/$C\n2:rdma:/\n1:name=systemd:/docker/$C\n0::/system.slice/containerd.service\n",
+     "3:cpuset:/docker/$C\n2:rdma:/\n1:name=systemd:/docker/$C\n0::/system.slice/"
+     "containerd.service\n",
      kCid, ""},
     // Docker 1.13/18.09, systemd driver, cgroup v1 (CentOS/RHEL 7).
     {"docker_v1_systemd",
@@ -108,8 +108,8 @@ const Case kCases[] = {
     // k3s (containerd, cgroupfs driver, cgroup v2).
     {"k3s_containerd_v2_cgroupfs", "0::/kubepods/besteffort/pod$P/$C\n", kCid, kPod},
     // containerd's systemd cgroupsPath notation "slice:prefix:id".
-    {"containerd_cgroupspath_colons",
-     "0::/kubepods-besteffort-pod$U.slice:cri-containerd:$C\n", kCid, kPod},
+    {"containerd_cgroupspath_colons", "0::/kubepods-besteffort-pod$U.slice:cri-containerd:$C\n",
+     kCid, kPod},
     // CRI-O 1.2x, systemd driver, cgroup v1 (OpenShift 4.x).
     {"crio_v1_systemd",
      "11:memory:/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$U.slice/"
@@ -158,8 +158,8 @@ const Case kCases[] = {
     // Runs of 63 and 65 hex digits are not container ids.
     {"hex_63", "0::/docker/9ec39b91f3d70e1beff50a308f77067065ea6be0d91a3378375056cd4422cf3\n", "",
      ""},
-    {"hex_65", "0::/docker/9ec39b91f3d70e1beff50a308f77067065ea6be0d91a3378375056cd4422cf3d0\n",
-     "", ""},
+    {"hex_65", "0::/docker/9ec39b91f3d70e1beff50a308f77067065ea6be0d91a3378375056cd4422cf3d0\n", "",
+     ""},
     // Pod directory but no container id (the pod's own cgroup).
     {"pod_cgroup_only", "0::/kubepods.slice/kubepods-besteffort-pod$U.slice\n", "", ""},
     {"empty", "", "", ""},
@@ -201,8 +201,7 @@ TEST(CgroupTest, MalformedCgroupLine) {
 }
 
 TEST(CgroupTest, ParseProcCgroupFields) {
-  absl::StatusOr<std::vector<CgroupEntry>> e =
-      ParseProcCgroup("10:net_cls,net_prio:/a:b\n0::/\n");
+  absl::StatusOr<std::vector<CgroupEntry>> e = ParseProcCgroup("10:net_cls,net_prio:/a:b\n0::/\n");
   ASSERT_TRUE(e.ok()) << e.status();
   ASSERT_EQ(e->size(), 2u);
   EXPECT_EQ((*e)[0].hierarchy_id, "10");
@@ -288,9 +287,8 @@ TEST(CgroupLocatorTest, HostProcessHasNoContainer) {
 
 TEST(CgroupLocatorTest, RealProcessInRealKubepodsCgroup) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
-  const std::string rel = absl::StrCat("signet-test-", getpid(),
-                                       ".slice/kubepods-besteffort-pod", kPodUnder,
-                                       ".slice/cri-containerd-", kCid, ".scope");
+  const std::string rel = absl::StrCat("signet-test-", getpid(), ".slice/kubepods-besteffort-pod",
+                                       kPodUnder, ".slice/cri-containerd-", kCid, ".scope");
   std::string why;
   auto sandbox = testfakes::CgroupSandbox::Create(rel, &why);
   if (!sandbox) GTEST_SKIP() << "cannot create a cgroup on this machine: " << why;

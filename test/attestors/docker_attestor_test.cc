@@ -15,13 +15,13 @@
 namespace signet::attestors {
 namespace {
 
+using testfakes::FakeHttpRequest;
+using testfakes::FakeHttpResponse;
+using testfakes::FakeHttpServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
-using testfakes::FakeHttpRequest;
-using testfakes::FakeHttpResponse;
-using testfakes::FakeHttpServer;
 
 const char kCid[] = "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970";
 
@@ -202,9 +202,7 @@ TEST_F(DockerAttestorTest, ConnectionClosedMidBody) {
 }
 
 TEST_F(DockerAttestorTest, HugeBodyWithContentLength) {
-  Serve([](const FakeHttpRequest&) {
-    return FakeHttpResponse{200, std::string(20 << 20, ' ')};
-  });
+  Serve([](const FakeHttpRequest&) { return FakeHttpResponse{200, std::string(20 << 20, ' ')}; });
   absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.status().message(), HasSubstr("response body exceeds 8388608 bytes"));
@@ -262,8 +260,9 @@ TEST_F(DockerAttestorTest, MissingConfig) {
 
 TEST_F(DockerAttestorTest, NullLabelsAndEnv) {
   Serve([](const FakeHttpRequest&) {
-    return FakeHttpResponse{200, absl::StrCat(R"({"Id":")", kCid,
-                                              R"(","Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
+    return FakeHttpResponse{
+        200, absl::StrCat(R"({"Id":")", kCid,
+                          R"(","Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
   });
   absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
   ASSERT_TRUE(s.ok()) << s.status();

@@ -21,13 +21,13 @@
 namespace signet::attestors {
 namespace {
 
+using testfakes::FakeHttpRequest;
+using testfakes::FakeHttpResponse;
+using testfakes::FakeHttpServer;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testfakes::FakeHttpRequest;
-using testfakes::FakeHttpResponse;
-using testfakes::FakeHttpServer;
 
 const char kCid[] = "09bc3d7ade839efec32b6bec4ec79d099027a668ddba043083ec21d3c3b8f1e6";
 const char kCid2[] = "bc1eb339399eae78dd1115c765fda84b71ac6a954291b223820cfe775d8af778";
@@ -167,6 +167,17 @@ class FakeClock : public K8sClock {
   std::vector<absl::Duration> sleeps_;
 };
 
+// ClockRef forwards to a FakeClock the test owns (it outlives attestors).
+class ClockRef : public K8sClock {
+ public:
+  explicit ClockRef(FakeClock* c) : c_(c) {}
+  absl::Time Now() override { return c_->Now(); }
+  void SleepFor(absl::Duration d) override { c_->SleepFor(d); }
+
+ private:
+  FakeClock* const c_;
+};
+
 std::vector<std::string> Strings(const std::vector<Selector>& s) {
   std::vector<std::string> out;
   for (const Selector& x : s) out.push_back(x.ToString());
@@ -199,8 +210,10 @@ struct TestPki {
   // ServerContext returns a TLS context presenting a certificate for `dns`.
   SslCtxPtr ServerContext(const std::string& dns) const {
     EvpPkeyPtr key = GenerateKey(KeyType::kEcP256).value();
-    LeafParams lp{SpiffeId::FromString("spiffe://cluster.local/kubelet").value(), {dns},
-                  absl::Now(), absl::Hours(1)};
+    LeafParams lp{SpiffeId::FromString("spiffe://cluster.local/kubelet").value(),
+                  {dns},
+                  absl::Now(),
+                  absl::Hours(1)};
     X509Ptr leaf = IssueLeaf(ca.get(), ca_key.get(), key.get(), lp).value();
     return FakeHttpServer::TlsContext(leaf.get(), key.get());
   }
@@ -237,10 +250,8 @@ class K8sAttestorTest : public ::testing::Test {
 
   std::unique_ptr<K8sAttestor> Attestor(const K8sAttestorConfig& c,
                                         ContainerInfo info = {kCid, kPod}) {
-    auto clock = std::make_unique<FakeClock>();
-    clock_ = clock.get();
     auto a = K8sAttestor::Create(c, std::make_unique<FixedLocator>(std::move(info)),
-                                 std::move(clock));
+                                 std::make_unique<ClockRef>(&clock_));
     EXPECT_TRUE(a.ok()) << a.status();
     return std::move(a).value();
   }
@@ -253,7 +264,7 @@ class K8sAttestorTest : public ::testing::Test {
   testutil::TempDir dir_;
   TestPki pki_ = TestPki::Make();
   std::unique_ptr<FakeHttpServer> server_;
-  FakeClock* clock_ = nullptr;
+  FakeClock clock_;
 };
 
 TEST_F(K8sAttestorTest, SecurePortWithTokenAndCa) {
@@ -405,8 +416,8 @@ TEST_F(K8sAttestorTest, WithoutPodUidMatchesByContainerId) {
 
 TEST_F(K8sAttestorTest, ContainerInTwoPodsIsAmbiguous) {
   ServeHttps([](const FakeHttpRequest&) {
-    return FakeHttpResponse{200, PodList({Pod(kOtherPod, kCid, kCid2, kInitCid),
-                                          Pod(kPod, kCid, kCid2, kInitCid)})};
+    return FakeHttpResponse{
+        200, PodList({Pod(kOtherPod, kCid, kCid2, kInitCid), Pod(kPod, kCid, kCid2, kInitCid)})};
   });
   absl::StatusOr<std::vector<Selector>> s =
       Attestor(SecureConfig(), ContainerInfo{kCid, ""})->Attest(1);
@@ -426,7 +437,7 @@ TEST_F(K8sAttestorTest, NewPodAppearsAfterRetries) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   EXPECT_EQ(server_->requests(), 3);
-  EXPECT_THAT(clock_->sleeps(), ElementsAre(absl::Milliseconds(500), absl::Milliseconds(500)));
+  EXPECT_THAT(clock_.sleeps(), ElementsAre(absl::Milliseconds(500), absl::Milliseconds(500)));
 }
 
 TEST_F(K8sAttestorTest, PodNeverAppears) {
@@ -439,7 +450,7 @@ TEST_F(K8sAttestorTest, PodNeverAppears) {
   EXPECT_THAT(s.status().message(), HasSubstr("not found after 4 attempts"));
   EXPECT_EQ(server_->requests(), 4);
   EXPECT_EQ(a->kubelet_queries(), 4u);
-  EXPECT_EQ(clock_->sleeps().size(), 3u);
+  EXPECT_EQ(clock_.sleeps().size(), 3u);
 }
 
 TEST_F(K8sAttestorTest, WrongPodIsNeverUsed) {
@@ -483,7 +494,7 @@ TEST_F(K8sAttestorTest, BurstOfCallsCostsOneQuery) {
   EXPECT_EQ(server_->requests(), 1);
   EXPECT_EQ(a->kubelet_queries(), 1u);
   // Once the cache is older than pod_list_cache_ttl (1s) the kubelet is asked again.
-  clock_->Advance(absl::Milliseconds(1001));
+  clock_.Advance(absl::Milliseconds(1001));
   ASSERT_TRUE(a->Attest(1).ok());
   EXPECT_EQ(server_->requests(), 2);
 }
@@ -504,7 +515,7 @@ TEST_F(K8sAttestorTest, KubeletUnauthorized) {
   });
   absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
-  EXPECT_THAT(s.status().message(), HasSubstr("kubelet answered HTTP 401: Unauthorized"));
+  EXPECT_THAT(s.status().message(), HasSubstr("kubelet answered HTTP 401 for https://node-a:"));
 }
 
 TEST_F(K8sAttestorTest, TruncatedPodList) {

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <limits>
 #include <set>
 #include <string>
 #include <tuple>
@@ -24,6 +25,7 @@
 #include "common/keys.h"
 #include "common/spiffe_id.h"
 #include "common/x509.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace signet {
@@ -31,6 +33,7 @@ namespace {
 
 using google::protobuf::Struct;
 using google::protobuf::Value;
+using ::testing::HasSubstr;
 
 // A fixed "now" keeps validity arithmetic exact.
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
@@ -224,29 +227,34 @@ TEST(ConformanceX509, B3_IssuedLeavesHaveSubjectOrCriticalSan) {
   }
 }
 
-// B3: the same holds for CA certificates, even when the caller leaves both
-// subject fields empty.
-// BUG (common/x509.cc CreateSelfSignedCa / CreateIntermediateCa): with
-// CaParams organization == "" and common_name == "" (or a common_name longer
-// than 64 bytes, which BuildName drops) the CA gets an empty subject while
-// AddCaExtensions always adds the URI SAN as non-critical
-// (X509_add1_ext_i2d(..., crit = 0, ...)), violating RFC 5280 4.1.2.6 /
-// X509-SVID §3.1. Fix: mark the SAN critical when the subject is empty, or
-// reject empty subjects with InvalidArgument.
-TEST(ConformanceX509, DISABLED_B3_CaWithEmptySubjectHasCriticalSan) {
+// B3: the same holds for CA certificates (root and intermediate), even when
+// the caller leaves both subject fields empty or gives a common_name longer
+// than 64 bytes (which BuildName drops): AddCaExtensions then marks the URI
+// SAN critical (RFC 5280 4.1.2.6 / X509-SVID 3.1).
+TEST(ConformanceX509, B3_CaWithEmptySubjectHasCriticalSan) {
   EvpPkeyPtr key = Key();
+  EvpPkeyPtr sub_key = Key();
   for (const std::string& cn : {std::string(), std::string(70, 'c')}) {
     CaParams p{Td("example.org"), cn, "", kNow, absl::Hours(1)};
     absl::StatusOr<X509Ptr> ca = CreateSelfSignedCa(key.get(), p);
-    if (!ca.ok()) {
-      // Refusing is also conformant.
-      EXPECT_EQ(ca.status().code(), absl::StatusCode::kInvalidArgument);
-      continue;
-    }
-    const bool empty_subject = X509_NAME_entry_count(X509_get_subject_name(ca->get())) == 0;
-    EXPECT_TRUE(!empty_subject || ExtCritical(ca->get(), NID_subject_alt_name))
-        << "cn size " << cn.size();
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(ca->get())), 0);
+    EXPECT_TRUE(ExtCritical(ca->get(), NID_subject_alt_name)) << "cn size " << cn.size();
+    absl::StatusOr<X509Ptr> inter = CreateIntermediateCa(ca->get(), key.get(), sub_key.get(), p);
+    ASSERT_TRUE(inter.ok()) << inter.status();
+    EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(inter->get())), 0);
+    EXPECT_TRUE(ExtCritical(inter->get(), NID_subject_alt_name)) << "cn size " << cn.size();
   }
+}
+
+// B3: a CA with a subject keeps its SAN non-critical.
+TEST(ConformanceX509, B3_CaWithSubjectHasNonCriticalSan) {
+  EvpPkeyPtr key = Key();
+  CaParams p{Td("example.org"), "Signet CA", "", kNow, absl::Hours(1)};
+  absl::StatusOr<X509Ptr> ca = CreateSelfSignedCa(key.get(), p);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  EXPECT_GT(X509_NAME_entry_count(X509_get_subject_name(ca->get())), 0);
+  EXPECT_FALSE(ExtCritical(ca->get(), NID_subject_alt_name));
 }
 
 // B5, B8, B9, A16, B18: intermediate CAs (not only the root) carry critical
@@ -714,23 +722,59 @@ TEST(ConformanceBundle, D2_BundleWithNothingUsableTrustsNothing) {
             "bundle for trust domain \"example.org\" has no X.509 authorities");
 }
 
-// D3: spiffe_sequence is a uint64 and must round-trip exactly.
-// BUG (common/bundle.cc Bundle::ParseJwks / JsonInteger): the JSON is parsed
-// into google.protobuf.Struct whose numbers are doubles, so sequence numbers
-// above 2^53 are rounded (9007199254740993 reads back as 9007199254740992, so
-// a changed bundle can look unchanged) and the largest uint64 values
-// (e.g. 18446744073709551615, which rounds to 2^64) are rejected as "out of
-// range" although go-spiffe accepts them. The same applies to
-// spiffe_refresh_hint beyond +-2^53. ToJwks writes them exactly, so Signet
-// cannot read its own output for such values.
-TEST(ConformanceBundle, DISABLED_D3_SequenceRoundTripsFullUint64) {
-  for (uint64_t seq : {9007199254740993ull, 18446744073709551615ull}) {
+// D3: spiffe_sequence is a uint64 and must round-trip exactly, also above
+// 2^53 where a double (google.protobuf.Struct's number) would round it
+// (9007199254740993 -> ...992) and up to 2^64-1 (which rounds to 2^64).
+TEST(ConformanceBundle, D3_SequenceRoundTripsFullUint64) {
+  for (uint64_t seq : {9007199254740993ull, 18446744073709551614ull, 18446744073709551615ull}) {
     Bundle b(Td("example.org"));
     b.set_sequence_number(seq);
     absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(Td("example.org"), b.ToJwks());
     ASSERT_TRUE(parsed.ok()) << seq << ": " << parsed.status();
     EXPECT_EQ(parsed->sequence_number(), seq);
   }
+}
+
+// D3: spiffe_refresh_hint is an int64 and round-trips exactly at both ends.
+TEST(ConformanceBundle, D3_RefreshHintRoundTripsFullInt64) {
+  for (int64_t hint : {std::numeric_limits<int64_t>::min(), int64_t{-9007199254740993},
+                       int64_t{9007199254740993}, std::numeric_limits<int64_t>::max()}) {
+    Bundle b(Td("example.org"));
+    b.set_refresh_hint_seconds(hint);
+    absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(Td("example.org"), b.ToJwks());
+    ASSERT_TRUE(parsed.ok()) << hint << ": " << parsed.status();
+    EXPECT_EQ(parsed->refresh_hint_seconds(), hint);
+  }
+}
+
+// D3: the exact read takes the top-level member, not a same-named member
+// nested inside a key.
+TEST(ConformanceBundle, D3_NestedSequenceIgnored) {
+  absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(
+      Td("example.org"),
+      R"({"keys":[{"use":"x","spiffe_sequence":7,"spiffe_refresh_hint":8}],)"
+      R"("spiffe_sequence":9007199254740993,"spiffe_refresh_hint":-9007199254740993})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->sequence_number(), 9007199254740993ull);
+  EXPECT_EQ(parsed->refresh_hint_seconds(), int64_t{-9007199254740993});
+}
+
+// D3: a sequence of 2^64 does not fit a uint64.
+TEST(ConformanceBundle, D3_SequenceAboveUint64Rejected) {
+  absl::StatusOr<Bundle> parsed =
+      Bundle::ParseJwks(Td("example.org"), R"({"keys":[],"spiffe_sequence":18446744073709551616})");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()),
+              HasSubstr("\"spiffe_sequence\" must be an integer in [0, 2^64)"));
+}
+
+// D3: a refresh hint of 2^63 does not fit an int64.
+TEST(ConformanceBundle, D3_RefreshHintAboveInt64Rejected) {
+  absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(
+      Td("example.org"), R"({"keys":[],"spiffe_refresh_hint":9223372036854775808})");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()),
+              HasSubstr("\"spiffe_refresh_hint\" must be an integer in [-2^63, 2^63)"));
 }
 
 // D3: within the exactly representable range the sequence round-trips.

@@ -38,7 +38,7 @@ namespace signet::testfakes {
 
 struct FakeHttpRequest {
   std::string method;
-  std::string path;  // request target, e.g. "/pods"
+  std::string path;                            // request target, e.g. "/pods"
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
@@ -93,8 +93,7 @@ class FakeHttpServer {
     addr.sin_port = 0;
     socklen_t len = sizeof(addr);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::listen(fd, 64) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::listen(fd, 64) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       ::close(fd);
       return nullptr;
     }
@@ -224,8 +223,9 @@ class FakeHttpServer {
     if (resp.delay > absl::ZeroDuration() && stop_.WaitForNotificationWithTimeout(resp.delay)) {
       return;
     }
-    std::string head = absl::StrCat("HTTP/1.1 ", resp.status, " Fake\r\nContent-Type: ",
-                                    resp.content_type, "\r\nConnection: close\r\n");
+    std::string head =
+        absl::StrCat("HTTP/1.1 ", resp.status, " Fake\r\nContent-Type: ", resp.content_type,
+                     "\r\nConnection: close\r\n");
     if (resp.chunked) {
       absl::StrAppend(&head, "Transfer-Encoding: chunked\r\n\r\n");
     } else {

@@ -2,6 +2,7 @@
 #include "server/config.h"
 
 #include "gtest/gtest.h"
+#include "test/testutil/testutil.h"
 
 namespace signet::server {
 namespace {
@@ -136,6 +137,74 @@ TEST(ServerConfigTest, X509PopNeedsBundle) {
       "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n  DataStore:\n    sql:\n"
       "      connection_string: x\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    x509pop: {}\n",
       "plugins.NodeAttestor.x509pop.ca_bundle_path: is required");
+}
+
+// SPIRE nests each plugin's settings under plugin_data; every plugin accepts
+// that form as well as the flat one.
+TEST(ServerConfigTest, PluginDataNestingForEveryPlugin) {
+  // Only readability is checked at config time; any readable file will do.
+  const std::string bundle = testutil::SourceDir() + "/conf/server.yaml";
+  absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n"
+      "  DataStore:\n    sql:\n      plugin_data:\n        database_type: sqlite3\n"
+      "        connection_string: /tmp/nested.db\n"
+      "  KeyManager:\n    disk:\n      plugin_data:\n        keys_path: /tmp/nested-keys\n"
+      "  NodeAttestor:\n    join_token:\n      plugin_data: {}\n"
+      "    x509pop:\n      plugin_data:\n        ca_bundle_path: " +
+          bundle + "\n",
+      "s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->datastore_type, "sqlite3");
+  EXPECT_EQ(c->datastore_connection_string, "/tmp/nested.db");
+  EXPECT_EQ(c->key_manager, "disk");
+  EXPECT_EQ(c->keys_path, "/tmp/nested-keys");
+  EXPECT_TRUE(c->join_token_enabled);
+  EXPECT_TRUE(c->x509pop_enabled);
+  EXPECT_EQ(c->x509pop_ca_bundle_path, bundle);
+}
+
+TEST(ServerConfigTest, FlatPluginSettingsStillWork) {
+  // Only readability is checked at config time; any readable file will do.
+  const std::string bundle = testutil::SourceDir() + "/conf/server.yaml";
+  absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n"
+      "  DataStore:\n    sql:\n      connection_string: /tmp/flat.db\n"
+      "  KeyManager:\n    memory:\n      plugin_data:\n"
+      "  NodeAttestor:\n    x509pop:\n      ca_bundle_path: " +
+          bundle + "\n",
+      "s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->datastore_connection_string, "/tmp/flat.db");
+  EXPECT_EQ(c->key_manager, "memory");
+  EXPECT_FALSE(c->join_token_enabled);
+  EXPECT_EQ(c->x509pop_ca_bundle_path, bundle);
+}
+
+TEST(ServerConfigTest, NestedPluginDataErrorNamesNestedKey) {
+  ExpectError(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n  DataStore:\n    sql:\n"
+      "      plugin_data:\n        database_type: sqlite3\n  KeyManager:\n    memory: {}\n"
+      "  NodeAttestor:\n    x509pop:\n      plugin_data:\n        colour: blue\n",
+      "plugins.DataStore.sql.plugin_data.connection_string: is required");
+  ExpectError(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n  DataStore:\n    sql:\n"
+      "      connection_string: x\n  KeyManager:\n    memory: {}\n"
+      "  NodeAttestor:\n    x509pop:\n      plugin_data:\n        colour: blue\n",
+      "s.yaml:13: plugins.NodeAttestor.x509pop.plugin_data.colour: unknown key");
+  ExpectError(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n  DataStore:\n    sql:\n"
+      "      connection_string: x\n  KeyManager:\n    memory: {}\n"
+      "  NodeAttestor:\n    x509pop:\n      plugin_data:\n        colour: blue\n",
+      "plugins.NodeAttestor.x509pop.plugin_data.ca_bundle_path: is required");
+}
+
+// Settings beside plugin_data are not silently ignored.
+TEST(ServerConfigTest, FlatKeyBesidePluginDataRejected) {
+  ExpectError(
+      "server:\n  trust_domain: example.org\n  data_dir: /d\nplugins:\n  DataStore:\n    sql:\n"
+      "      plugin_data:\n        connection_string: x\n      connection_string: y\n"
+      "  KeyManager:\n    memory: {}\n  NodeAttestor:\n    join_token: {}\n",
+      "s.yaml:9: plugins.DataStore.sql.connection_string: unknown key");
 }
 
 TEST(ServerConfigTest, ReportsEveryProblem) {

@@ -1,0 +1,20 @@
+// Fuzzes the server's selector parser (entry create -selector) and the
+// validators applied to what it returns.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "server/entry_validation.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string in(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<signet::types::Selector> s = signet::server::ParseSelector(in);
+  if (s.ok()) {
+    if (s->type().empty() || s->value().empty()) abort();
+    if (s->type() + ":" + s->value() != in) abort();
+  }
+  (void)signet::server::ValidateDnsName(in);
+  (void)signet::server::ValidateWorkloadSpiffeId("spiffe_id", in, *signet::TrustDomain::FromString("example.org"));
+  return 0;
+}

@@ -5,6 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "attestors/docker/docker_attestor.h"
+#include "attestors/k8s/k8s_attestor.h"
 #include "attestors/process_info.h"
 #include "attestors/unix/unix_attestor.h"
 #include "common/log.h"
@@ -34,18 +36,33 @@ absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromConfig(
   bool bad = false;
   for (const std::string& name : section.Keys()) {
     ConfigSection plugin = section.Section(name);
-    ConfigSection data = plugin.Has("plugin_data") ? plugin.Section("plugin_data") : plugin;
+    const bool nested = plugin.Has("plugin_data");
+    ConfigSection data = nested ? plugin.Section("plugin_data") : plugin;
+    absl::StatusOr<std::unique_ptr<WorkloadAttestor>> built;
     if (name == "unix") {
       UnixAttestorConfig c;
       c.discover_workload_path = data.Bool("discover_workload_path", false);
       c.workload_size_limit = data.Int("workload_size_limit", 0);
       data.Finish();
-      if (plugin.Has("plugin_data")) plugin.Finish();
-      attestors.push_back(std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo()));
+      built = std::unique_ptr<WorkloadAttestor>(
+          std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo()));
+    } else if (name == "docker") {
+      built = NewDockerAttestor(ParseDockerAttestorConfig(data));
+    } else if (name == "k8s") {
+      built = NewK8sAttestor(ParseK8sAttestorConfig(data));
     } else {
-      section.Error(name, "unknown WorkloadAttestor plugin (supported: unix)");
+      section.Error(name, absl::StrCat("unknown WorkloadAttestor plugin (supported: ",
+                                       kSupportedWorkloadAttestors, ")"));
       bad = true;
+      continue;
     }
+    if (nested) plugin.Finish();
+    if (!built.ok()) {
+      section.Error(name, built.status().message());
+      bad = true;
+      continue;
+    }
+    attestors.push_back(std::move(built).value());
   }
   if (attestors.empty() && !bad) {
     section.Error("", "at least one WorkloadAttestor must be configured");

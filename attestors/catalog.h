@@ -12,6 +12,9 @@
 
 namespace signet::attestors {
 
+// The WorkloadAttestor plugin names FromConfig knows, for messages.
+inline constexpr char kSupportedWorkloadAttestors[] = "unix, docker, k8s";
+
 // AttestorCatalog runs every configured attestor. Thread-safe (the attestors
 // are).
 class AttestorCatalog {
@@ -21,10 +24,12 @@ class AttestorCatalog {
       std::vector<std::unique_ptr<WorkloadAttestor>> attestors);
 
   // FromConfig builds the attestors of a `plugins.WorkloadAttestor` section
-  // (keys are plugin names: "unix"; each value holds the plugin's settings,
-  // directly or under "plugin_data"). Problems are recorded in the section's
-  // ConfigErrors (unknown plugin, bad values, none configured) and the result
-  // is then InvalidArgument.
+  // (keys are plugin names: "unix", "docker", "k8s"; each value holds the
+  // plugin's settings, directly or under "plugin_data"). Problems are recorded
+  // in the section's ConfigErrors (unknown plugin, naming the supported ones;
+  // bad values; none configured) and the result is then InvalidArgument.
+  // Unknown keys inside a plugin's settings are recorded but do not make the
+  // result an error: the caller checks the ConfigErrors.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AttestorCatalog>> FromConfig(
       ConfigSection section);
 

@@ -111,10 +111,10 @@ struct Row {
   std::string what;    // what was measured
   std::string median;  // formatted value with unit
   std::string p99;
-  std::string floor;   // floor measured in the same run ("-" when none)
-  std::string ratio;   // measured / floor ("-" when none)
+  std::string floor;  // floor measured in the same run ("-" when none)
+  std::string ratio;  // measured / floor ("-" when none)
   std::string target;
-  std::string met;     // "yes" | "no" | "info"
+  std::string met;        // "yes" | "no" | "info"
   double plot_value = 0;  // ratio (or value / target) for the plot; 0: not plotted
   std::string plot_label;
 };

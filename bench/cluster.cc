@@ -49,22 +49,23 @@ std::string AgentIdFor(const std::string& token) {
 ServerProc::ServerProc() {
   port_ = FreeTcpPort();
   sock_ = dir_.File("admin/api.sock");
-  std::string cfg = absl::StrCat(
-      "server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", port_, "\n  socket_path: \"", sock_,
-      "\"\n  trust_domain: \"", kTrustDomain, "\"\n  data_dir: \"", dir_.File("data"),
-      "\"\n  log_level: \"warn\"\n",
-      "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
-      "      connection_string: \"",
-      dir_.File("data/datastore.sqlite3"),
-      "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    join_token: {}\n");
+  std::string cfg =
+      absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", port_,
+                   "\n  socket_path: \"", sock_, "\"\n  trust_domain: \"", kTrustDomain,
+                   "\"\n  data_dir: \"", dir_.File("data"), "\"\n  log_level: \"warn\"\n",
+                   "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
+                   "      connection_string: \"",
+                   dir_.File("data/datastore.sqlite3"),
+                   "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    join_token: {}\n");
   (void)WriteFile(dir_.File("server.yaml"), cfg);
 }
 
 ServerProc::~ServerProc() { Stop(); }
 
 absl::Status ServerProc::Start() {
-  ASSIGN_OR_RETURN(proc_, Process::Start({ServerBinary(), "run", "-config", dir_.File("server.yaml")},
-                                         dir_.File("server.log")));
+  ASSIGN_OR_RETURN(proc_,
+                   Process::Start({ServerBinary(), "run", "-config", dir_.File("server.yaml")},
+                                  dir_.File("server.log")));
   admin_ = signet::admin::Admin::NewStub(WorkloadChannel(sock_));
   bool up = WaitFor(
       [&] {
@@ -180,8 +181,7 @@ std::shared_ptr<grpc::Channel> SimAgent::Channel(bool with_identity, int salt) {
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
   if (with_identity) {
     provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
-        bundle_pem_,
-        std::vector<grpc::experimental::IdentityKeyCertPair>{{key_pem_, svid_pem_}});
+        bundle_pem_, std::vector<grpc::experimental::IdentityKeyCertPair>{{key_pem_, svid_pem_}});
   } else {
     provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(bundle_pem_);
   }

@@ -7,8 +7,8 @@
 //   signet-bench floor-server <socket>            the floor's trivial service
 //   signet-bench workload-sha <socket> <self> <reps> <trials>
 //                                                 a workload for benchmark 6
-#include <grpcpp/grpcpp.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -175,7 +175,8 @@ absl::StatusOr<std::vector<std::string>> CreateEntries(ServerProc& server,
   for (std::thread& t : ts) t.join();
   if (seconds != nullptr) *seconds = MsSince(t0) / 1000.0;
   if (errors > 0) {
-    return absl::InternalError(absl::StrCat(errors.load(), " entry creations failed: ", first_error));
+    return absl::InternalError(
+        absl::StrCat(errors.load(), " entry creations failed: ", first_error));
   }
   return ids;
 }
@@ -185,27 +186,36 @@ class Bench {
   Bench(std::string tsv, std::set<std::string> only) : sink_(std::move(tsv)), only_(only) {}
 
   absl::Status Run() {
-    if (Want("1") || Want("2") || Want("3") || Want("4") || Want("5") || Want("6") ||
-        Want("8") || Want("9")) {
-      RETURN_IF_ERROR(StartMainCluster());
-      if (Want("1")) RETURN_IF_ERROR(Bench1());
-      if (Want("2")) RETURN_IF_ERROR(Bench2());
-      if (Want("3")) RETURN_IF_ERROR(Bench3());
-      if (Want("5")) RETURN_IF_ERROR(Bench5());
-      if (Want("1")) RETURN_IF_ERROR(Bench1MintOnDemand());
-      if (Want("4")) RETURN_IF_ERROR(Bench4());
-      if (Want("6")) RETURN_IF_ERROR(Bench6());
-      if (Want("8")) RETURN_IF_ERROR(Bench8());
-      if (Want("9")) RETURN_IF_ERROR(Bench9());
+    if (Want("1") || Want("2") || Want("3") || Want("4") || Want("5") || Want("6") || Want("8") ||
+        Want("9")) {
+      absl::Status cs = StartMainCluster();
+      if (!cs.ok()) return cs;
+      if (Want("1")) Try("1", Bench1());
+      if (Want("2")) Try("2", Bench2());
+      if (Want("3")) Try("3", Bench3());
+      if (Want("5")) Try("5", Bench5());
+      if (Want("1")) Try("1", Bench1MintOnDemand());
+      if (Want("4")) Try("4", Bench4());
+      if (Want("6")) Try("6", Bench6());
+      if (Want("8")) Try("8", Bench8());
+      if (Want("9")) Try("9", Bench9());
       agent_.reset();
       floor_.reset();
       server_.reset();
     }
-    if (Want("7")) RETURN_IF_ERROR(Bench7());
-    return absl::OkStatus();
+    if (Want("7")) Try("7", Bench7());
+    return failed_ ? absl::InternalError("some benchmarks failed (see the notes)")
+                   : absl::OkStatus();
   }
 
  private:
+  // Try records a failed benchmark as a note and carries on with the next.
+  void Try(const std::string& id, const absl::Status& s) {
+    if (!s.ok()) {
+      sink_.Note(absl::StrCat(id, ": benchmark failed: ", s.ToString()));
+      failed_ = true;
+    }
+  }
   bool Want(const std::string& id) const { return only_.empty() || only_.count(id) > 0; }
 
   absl::Status StartMainCluster() {
@@ -225,8 +235,8 @@ class Bench {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self_ = std::string(self, static_cast<size_t>(std::max<ssize_t>(n, 0)));
-    ASSIGN_OR_RETURN(floor_, Process::Start({self_, "floor-server", floor_sock_},
-                                            floor_dir_.File("floor.log")));
+    ASSIGN_OR_RETURN(
+        floor_, Process::Start({self_, "floor-server", floor_sock_}, floor_dir_.File("floor.log")));
     auto fstub = SpiffeWorkloadAPI::NewStub(WorkloadChannel(floor_sock_));
     if (!WaitFor([&] { return FloorCall(fstub.get(), 1); }, absl::Seconds(10))) {
       return absl::UnavailableError("floor server did not start");
@@ -248,28 +258,39 @@ class Bench {
     }
     std::vector<double> a, f;
     auto start = SteadyClock::now();
+    double agent_cpu = 0, floor_cpu = 0;
     for (int block = 0; block < 30 && MsSince(start) < 30000; ++block) {
+      double c0 = CpuSeconds(agent_->pid());
       for (int i = 0; i < 100; ++i) {
         auto t0 = SteadyClock::now();
         RETURN_IF_ERROR(FirstX509(stub.get(), &m));
         a.push_back(MsSince(t0));
       }
+      agent_cpu += CpuSeconds(agent_->pid()) - c0;
+      c0 = CpuSeconds(floor_->pid());
       for (int i = 0; i < 100; ++i) {
         auto t0 = SteadyClock::now();
         if (!FloorCall(fstub.get(), x509_size_)) return absl::UnavailableError("floor call failed");
         f.push_back(MsSince(t0));
       }
+      floor_cpu += CpuSeconds(floor_->pid()) - c0;
     }
+    sink_.Note(absl::StrFormat(
+        "1: server-side CPU per call: agent %.0f µs (FetchX509SVID incl. attestation), floor "
+        "server %.0f µs (unary)",
+        agent_cpu / a.size() * 1e6, floor_cpu / f.size() * 1e6));
     Stats sa = Summarise(a), sf = Summarise(f);
     floor1_ = sf;
     bench1_ = sa;
     bool met = sa.median <= 1.5 * sf.median && sa.p99 <= 2 * sf.p99;
-    sink_.Add({"1", absl::StrCat("FetchX509SVID first message, new stream, attestation incl., cached (",
-                                 sa.n, " calls, ", x509_size_, " B)"),
+    sink_.Add({"1",
+               absl::StrCat("FetchX509SVID first message, new stream, attestation incl., cached (",
+                            sa.n, " calls, ", x509_size_, " B)"),
                Fmt(sa.median * 1000, 0, "µs"), Fmt(sa.p99 * 1000, 0, "µs"),
                absl::StrCat(Fmt(sf.median * 1000, 0, "µs"), " / p99 ", Fmt(sf.p99 * 1000, 0, "µs")),
                absl::StrCat(Ratio(sa.median, sf.median), " / p99 ", Ratio(sa.p99, sf.p99)),
-               "p50 ≤ 1.5x, p99 ≤ 2x", Yes(met), sa.median / sf.median, "1 x509 p50/floor"});
+               "p50 ≤ 1.5x, p99 ≤ 2x", Yes(met), sa.median / sf.median / 1.5,
+               "1 p50 / (1.5x floor)"});
     return absl::OkStatus();
   }
 
@@ -305,7 +326,9 @@ class Bench {
       absl::SleepFor(absl::Milliseconds(500));  // warm-up
       int64_t d0 = done;
       auto t0 = SteadyClock::now();
-      absl::SleepFor(absl::Seconds(seconds));
+      absl::SleepFor(absl::Seconds(seconds / 2));
+      if (!floor) agent_threads_ = StatusField(agent_->pid(), "Threads:");
+      absl::SleepFor(absl::Seconds(seconds / 2));
       int64_t d1 = done;
       double el = MsSince(t0) / 1000.0;
       stop = true;
@@ -319,12 +342,14 @@ class Bench {
     Stats sa = Summarise(la), sf = Summarise(lf);
     sink_.Add({"2",
                absl::StrCat("same, ", kConcurrentWorkloads,
-                            " concurrent workloads (own connection each): throughput; latency p50/p99 ",
-                            Fmt(sa.median, 2, "ms"), "/", Fmt(sa.p99, 2, "ms"), " vs floor ",
-                            Fmt(sf.median, 2, "ms"), "/", Fmt(sf.p99, 2, "ms")),
+                            " concurrent workloads (own connection each): throughput; agent "
+                            "threads during the run: ",
+                            agent_threads_, "; latency p50/p99 ", Fmt(sa.median, 2, "ms"), "/",
+                            Fmt(sa.p99, 2, "ms"), " vs floor ", Fmt(sf.median, 2, "ms"), "/",
+                            Fmt(sf.p99, 2, "ms")),
                Fmt(ra, 0, "calls/s"), "-", Fmt(rf, 0, "calls/s"),
                absl::StrFormat("%.0f%%", 100 * ra / rf), "≥ 50% of floor", Yes(ra >= 0.5 * rf),
-               rf / ra, "2 floor/x509 throughput"});
+               0.5 * rf / ra, "2 (50% floor) / throughput"});
     return absl::OkStatus();
   }
 
@@ -361,7 +386,7 @@ class Bench {
                Fmt(sa.median * 1000, 0, "µs"), Fmt(sa.p99 * 1000, 0, "µs"),
                absl::StrCat(Fmt(sf.median * 1000, 0, "µs"), " / p99 ", Fmt(sf.p99 * 1000, 0, "µs")),
                Ratio(sa.median, sf.median), "p50 ≤ 2x", Yes(sa.median <= 2 * sf.median),
-               sa.median / sf.median, "3 jwt p50/floor"});
+               sa.median / sf.median / 2, "3 p50 / (2x floor)"});
     return absl::OkStatus();
   }
 
@@ -385,9 +410,9 @@ class Bench {
     auto start = SteadyClock::now();
     for (int i = 0; i < 100 && MsSince(start) < 60000; ++i) {
       auto t0 = SteadyClock::now();
-      ASSIGN_OR_RETURN(std::string id,
-                       server_->CreateEntry(agent_id_, absl::StrCat("spiffe://example.org/prop/", i),
-                                            {SelfUidSelector()}));
+      ASSIGN_OR_RETURN(std::string id, server_->CreateEntry(
+                                           agent_id_, absl::StrCat("spiffe://example.org/prop/", i),
+                                           {SelfUidSelector()}));
       if (!read_until(2)) return absl::InternalError("stream ended waiting for the new SVID");
       created.push_back(MsSince(t0));
       auto t1 = SteadyClock::now();
@@ -402,10 +427,10 @@ class Bench {
                absl::StrCat("entry created → open stream receives its SVID (", sc.n,
                             " times; admin API call, push, mint, stream)"),
                Fmt(sc.median, 1, "ms"), Fmt(sc.p99, 1, "ms"), "-", "-", "p99 < 250 ms",
-               Yes(sc.p99 < 250), sc.p99 / 250, "5a create p99/250ms"});
+               Yes(sc.p99 < 250), sc.p99 / 250, "5a p99 / 250 ms"});
     sink_.Add({"5b", absl::StrCat("entry deleted → open stream drops it (", sd.n, " times)"),
                Fmt(sd.median, 1, "ms"), Fmt(sd.p99, 1, "ms"), "-", "-", "p99 < 250 ms",
-               Yes(sd.p99 < 250), sd.p99 / 250, "5b delete p99/250ms"});
+               Yes(sd.p99 < 250), sd.p99 / 250, "5b p99 / 250 ms"});
     sink_.Add({"5c",
                "alternative: agent polling every 5 s (SPIRE agent sync_interval default 5 s), "
                "analytic: uniform wait on a 5 s poll",
@@ -428,9 +453,10 @@ class Bench {
     auto stub = SpiffeWorkloadAPI::NewStub(WorkloadChannel(agent_->socket()));
     for (int i = 0; i < 30; ++i) {
       auto t0 = SteadyClock::now();
-      ASSIGN_OR_RETURN(std::string id,
-                       server_->CreateEntry(agent_id_, absl::StrCat("spiffe://example.org/ondemand/", i),
-                                            {SelfUidSelector()}));
+      ASSIGN_OR_RETURN(
+          std::string id,
+          server_->CreateEntry(agent_id_, absl::StrCat("spiffe://example.org/ondemand/", i),
+                               {SelfUidSelector()}));
       X509SVIDResponse m;
       bool got = WaitFor([&] { return FirstX509(stub.get(), &m).ok(); }, absl::Seconds(10),
                          absl::Microseconds(200));
@@ -475,8 +501,8 @@ class Bench {
         EVP_MD_CTX_free(c);
         c = EVP_MD_CTX_new();
         EVP_DigestVerifyInit(c, nullptr, EVP_sha256(), nullptr, fkey.get());
-        int ok = EVP_DigestVerify(c, sig, siglen, reinterpret_cast<const unsigned char*>(msg.data()),
-                                  msg.size());
+        int ok = EVP_DigestVerify(c, sig, siglen,
+                                  reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
         EVP_MD_CTX_free(c);
         if (ok != 1) return 0;
       }
@@ -495,7 +521,8 @@ class Bench {
     RETURN_IF_ERROR(sim->Attest(token));
     std::vector<EntrySpec> specs;
     for (int i = 0; i < kBatch; ++i) {
-      specs.push_back({sim->id(), absl::StrCat("spiffe://example.org/sign/", i), {"unix:uid:4242"}});
+      specs.push_back(
+          {sim->id(), absl::StrCat("spiffe://example.org/sign/", i), {"unix:uid:4242"}});
     }
     ASSIGN_OR_RETURN(std::vector<std::string> ids, CreateEntries(*server_, specs, 8, nullptr));
     auto node = signet::agent::Node::NewStub(sim->Channel(true));
@@ -533,7 +560,8 @@ class Bench {
       auto s = SteadyClock::now();
       for (int r = 0; r < rounds; ++r) {
         for (const std::string& csr : csrs) {
-          ASSIGN_OR_RETURN(server::SignedX509 x, ca->SignX509SvidFromCsr(csr, wid, {}, absl::ZeroDuration()));
+          ASSIGN_OR_RETURN(server::SignedX509 x,
+                           ca->SignX509SvidFromCsr(csr, wid, {}, absl::ZeroDuration()));
         }
       }
       return rounds * kBatch / (MsSince(s) / 1000.0);
@@ -545,16 +573,16 @@ class Bench {
     double f2 = floor_rate(3000);
     double fr = (f1 + f2) / 2;
     sink_.Add({"4a",
-               absl::StrCat("server X.509-SVID signing via BatchNewX509Svid (", kBatch, " CSRs/call × ",
-                            kRounds, ", real server over mTLS; server CPU ",
+               absl::StrCat("server X.509-SVID signing via BatchNewX509Svid (", kBatch,
+                            " CSRs/call × ", kRounds, ", real server over mTLS; server CPU ",
                             Fmt(server_cpu_per_svid, 0, "µs"), "/SVID)"),
                Fmt(grpc_rate, 0, "SVIDs/s"), "-", Fmt(fr, 0, "sign+verify/s"),
                absl::StrFormat("%.0f%%", 100 * grpc_rate / fr), "≥ 60% of the bound",
-               Yes(grpc_rate >= 0.6 * fr), fr / grpc_rate, "4a floor/grpc signing rate"});
+               Yes(grpc_rate >= 0.6 * fr), 0.6 * fr / grpc_rate, "4a (60% bound) / rate"});
     sink_.Add({"4b", "same, in-process through ServerCa::SignX509SvidFromCsr (one thread)",
                Fmt(inproc, 0, "SVIDs/s"), "-", Fmt(fr, 0, "sign+verify/s"),
                absl::StrFormat("%.0f%%", 100 * inproc / fr), "≥ 60% of the bound",
-               Yes(inproc >= 0.6 * fr), fr / inproc, "4b floor/in-process signing rate"});
+               Yes(inproc >= 0.6 * fr), 0.6 * fr / inproc, "4b (60% bound) / rate"});
     return absl::OkStatus();
   }
 
@@ -572,9 +600,20 @@ class Bench {
     // Floor: sha256 of the file (page cache warm, as for the agent).
     auto file_sha = [&]() -> absl::StatusOr<std::pair<double, std::string>> {
       auto t0 = SteadyClock::now();
-      ASSIGN_OR_RETURN(std::string bytes, ReadFile(big));
-      std::string h = HexEncode(Sha256(bytes));
-      return std::make_pair(MsSince(t0), h);
+      int fd = open(big.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return absl::InternalError("cannot open the padded binary");
+      std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> c(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+      EVP_DigestInit_ex(c.get(), EVP_sha256(), nullptr);
+      std::vector<char> buf(1 << 20);
+      ssize_t n;
+      while ((n = read(fd, buf.data(), buf.size())) > 0) {
+        EVP_DigestUpdate(c.get(), buf.data(), static_cast<size_t>(n));
+      }
+      close(fd);
+      unsigned char md[32];
+      unsigned int len = 0;
+      EVP_DigestFinal_ex(c.get(), md, &len);
+      return std::make_pair(MsSince(t0), HexEncode(std::string(reinterpret_cast<char*>(md), len)));
     };
     std::vector<double> fl;
     std::string hash;
@@ -588,8 +627,9 @@ class Bench {
     std::string aid = AgentIdFor(token);
     ASSIGN_OR_RETURN(std::string e1, server_->CreateEntry(aid, "spiffe://example.org/sha/uid",
                                                           {SelfUidSelector()}));
-    ASSIGN_OR_RETURN(std::string e2, server_->CreateEntry(aid, "spiffe://example.org/sha/big",
-                                                          {SelfUidSelector(), "unix:sha256:" + hash}));
+    ASSIGN_OR_RETURN(std::string e2,
+                     server_->CreateEntry(aid, "spiffe://example.org/sha/big",
+                                          {SelfUidSelector(), "unix:sha256:" + hash}));
     AgentProc agent(server_->port(), bundle_pem_, true);
     RETURN_IF_ERROR(agent.Start(token));
     if (!WaitFirstSvid(agent.socket(), absl::Seconds(30))) {
@@ -597,10 +637,9 @@ class Bench {
     }
     auto run = [&](const std::string& bin, int reps, int trials, std::vector<double>* first,
                    std::vector<double>* rep, int* svids) -> absl::Status {
-      ASSIGN_OR_RETURN(std::string out,
-                       RunToCompletion({bin, "workload-sha", agent.socket(), bin, absl::StrCat(reps),
-                                        absl::StrCat(trials)},
-                                       absl::Seconds(120)));
+      ASSIGN_OR_RETURN(std::string out, RunToCompletion({bin, "workload-sha", agent.socket(), bin,
+                                                         absl::StrCat(reps), absl::StrCat(trials)},
+                                                        absl::Seconds(120)));
       for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
         std::vector<std::string> f = absl::StrSplit(line, ' ');
         double v;
@@ -619,8 +658,8 @@ class Bench {
     RETURN_IF_ERROR(run(big, 500, 4, &big_first, &big_rep, &big_svids));
     RETURN_IF_ERROR(run(small, 500, 1, &small_first, &small_rep, &small_svids));
     if (big_svids != 2 || small_svids != 1) {
-      return absl::InternalError(absl::StrCat("unexpected SVID counts: big ", big_svids, " small ",
-                                              small_svids));
+      return absl::InternalError(
+          absl::StrCat("unexpected SVID counts: big ", big_svids, " small ", small_svids));
     }
     Stats sf = Summarise(big_first), sfl = Summarise(fl), sbr = Summarise(big_rep),
           ssr = Summarise(small_rep);
@@ -632,13 +671,15 @@ class Bench {
                Fmt(sfl.median, 1, "ms (sha256 of file)"), Ratio(sf.median, sfl.median), "-", "info",
                0, ""});
     sink_.Add({"6b",
-               absl::StrCat("same, repeated call (hash cached; ", sbr.n, " calls) vs the same "
-                            "binary unpadded (", Fmt(ssr.median * 1000, 0, "µs"), " p50, ",
-                            Fmt(ssr.p99 * 1000, 0, "µs"), " p99)"),
+               absl::StrCat("same, repeated call (hash cached; ", sbr.n,
+                            " calls) vs the same "
+                            "binary unpadded (",
+                            Fmt(ssr.median * 1000, 0, "µs"), " p50, ", Fmt(ssr.p99 * 1000, 0, "µs"),
+                            " p99)"),
                Fmt(sbr.median * 1000, 0, "µs"), Fmt(sbr.p99 * 1000, 0, "µs"),
                Fmt(ssr.median * 1000, 0, "µs (unpadded)"),
                absl::StrCat("+", Fmt(added * 1000, 0, "µs")), "adds < 1 ms", Yes(added < 1.0),
-               std::max(0.0, added) / 1.0, "6b added ms / 1 ms"});
+               std::max(0.0, added) / 1.0, "6b added / 1 ms"});
     agent.Stop();
     return absl::OkStatus();
   }
@@ -669,14 +710,20 @@ class Bench {
     }
     double secs = 0;
     RETURN_IF_ERROR(CreateEntries(*server_, specs, 8, &secs).status());
-    sink_.Note(absl::StrFormat("8: created %d entries through the admin API in %.1f s (%.0f/s, 8 "
-                               "concurrent calls)",
-                               kSvids - 1, secs, (kSvids - 1) / secs));
+    sink_.Note(
+        absl::StrFormat("8: created %d entries through the admin API in %.1f s (%.0f/s, 8 "
+                        "concurrent calls)",
+                        kSvids - 1, secs, (kSvids - 1) / secs));
     auto t0 = SteadyClock::now();
     RETURN_IF_ERROR(agent.Start(""));
-    if (!WaitFirstSvid(agent.socket(), absl::Seconds(30))) return absl::UnavailableError("restart");
-    WaitQuiet(agent.pid(), absl::Seconds(2), absl::Seconds(120));
-    double settle = MsSince(t0) / 1000.0 - 2;
+    // Wait without fetching (a fetch would build the 10k-SVID message in the
+    // agent while it is measured): until the agent is idle.
+    if (!WaitFor([&] { return access(agent.socket().c_str(), F_OK) == 0; }, absl::Seconds(30))) {
+      return absl::UnavailableError("agent 3 restart");
+    }
+    absl::SleepFor(absl::Seconds(1));
+    WaitQuiet(agent.pid(), absl::Seconds(3), absl::Seconds(180));
+    double settle = MsSince(t0) / 1000.0 - 3;
     int64_t rss1 = RssKb(agent.pid());
     // Check every SVID is served and count the DER bytes.
     auto stub = SpiffeWorkloadAPI::NewStub(WorkloadChannel(agent.socket(), 7, 512 << 20));
@@ -708,9 +755,10 @@ class Bench {
     std::vector<double> fresh, saved;
     for (int i = 0; i < 5; ++i) {
       ASSIGN_OR_RETURN(std::string token, server_->GenerateToken());
-      RETURN_IF_ERROR(server_->CreateEntry(AgentIdFor(token),
-                                           absl::StrCat("spiffe://example.org/start/", i),
-                                           {SelfUidSelector()})
+      RETURN_IF_ERROR(server_
+                          ->CreateEntry(AgentIdFor(token),
+                                        absl::StrCat("spiffe://example.org/start/", i),
+                                        {SelfUidSelector()})
                           .status());
       AgentProc agent(server_->port(), bundle_pem_, false);
       auto t0 = SteadyClock::now();
@@ -729,22 +777,23 @@ class Bench {
       agent.Stop();
     }
     Stats sf = Summarise(fresh), ss = Summarise(saved);
-    sink_.Add({"9a", absl::StrCat("agent start → first SVID served, fresh join token (", sf.n, " runs)"),
+    sink_.Add({"9a",
+               absl::StrCat("agent start → first SVID served, fresh join token (", sf.n, " runs)"),
                Fmt(sf.median, 0, "ms"), Fmt(sf.max, 0, "ms (max)"), "-", "-", "< 1 s",
-               Yes(sf.max < 1000), sf.max / 1000, "9a max/1s"});
+               Yes(sf.max < 1000), sf.max / 1000, "9a max / 1 s"});
     sink_.Add({"9b",
                absl::StrCat("agent start → first SVID served, saved agent SVID (", ss.n, " runs)"),
                Fmt(ss.median, 0, "ms"), Fmt(ss.max, 0, "ms (max)"), "-", "-", "< 1 s",
-               Yes(ss.max < 1000), ss.max / 1000, "9b max/1s"});
+               Yes(ss.max < 1000), ss.max / 1000, "9b max / 1 s"});
     return absl::OkStatus();
   }
 
   // Benchmark 7: one server, ~100,000 entries, 1,000 simulated agents.
   absl::Status Bench7() {
     constexpr int kAgents = 1000;
-    constexpr int kHeavy = 20;          // agents with 1,000 entries
+    constexpr int kHeavy = 20;  // agents with 1,000 entries
     constexpr int kHeavyEntries = 1000;
-    constexpr int kLightEntries = 82;   // 20*1000 + 980*82 = 100,360 entries
+    constexpr int kLightEntries = 82;  // 20*1000 + 980*82 = 100,360 entries
     ServerProc server;
     RETURN_IF_ERROR(server.Start());
     ASSIGN_OR_RETURN(std::string bundle, server.BundlePem());
@@ -757,7 +806,8 @@ class Bench {
     for (int a = 0; a < kAgents; ++a) {
       int n = a < kHeavy ? kHeavyEntries : kLightEntries;
       for (int i = 0; i < n; ++i) {
-        specs.push_back({AgentIdFor(tokens[a]), absl::StrCat("spiffe://example.org/a", a, "/w", i),
+        specs.push_back({AgentIdFor(tokens[a]),
+                         absl::StrCat("spiffe://example.org/a", a, "/w", i),
                          {absl::StrCat("unix:uid:", 1000 + i % 50), "k8s:ns:bench"}});
       }
     }
@@ -786,7 +836,8 @@ class Bench {
         });
       }
       for (std::thread& t : ts) t.join();
-      if (errors > 0) return absl::InternalError(absl::StrCat(errors.load(), " attestations failed"));
+      if (errors > 0)
+        return absl::InternalError(absl::StrCat(errors.load(), " attestations failed"));
       sink_.Note(absl::StrFormat("7: %d join-token attestations (8 concurrent) in %.1f s", kAgents,
                                  MsSince(t0) / 1000.0));
     }
@@ -858,7 +909,8 @@ class Bench {
       int a = kHeavy + i;
       auto t0 = SteadyClock::now();
       RETURN_IF_ERROR(server
-                          .CreateEntry(AgentIdFor(tokens[a]), absl::StrCat("spiffe://example.org/late/", i),
+                          .CreateEntry(AgentIdFor(tokens[a]),
+                                       absl::StrCat("spiffe://example.org/late/", i),
                                        {"unix:uid:1"})
                           .status());
       signet::agent::SyncResponse resp;
@@ -875,7 +927,7 @@ class Bench {
                             " syncs on a connected channel; incl. TLS connect: p50 ",
                             Fmt(ht.median, 1, "ms"), ", p99 ", Fmt(ht.p99, 1, "ms"), ")"),
                Fmt(hs.median, 1, "ms"), Fmt(hs.p99, 1, "ms"), "-", "-", "< 100 ms",
-               Yes(hs.p99 < 100), hs.p99 / 100, "7a sync p99/100ms"});
+               Yes(hs.p99 < 100), hs.p99 / 100, "7a p99 / 100 ms"});
     sink_.Add({"7b",
                absl::StrFormat("Sync of the %d agents with %d entries each; all %d agents "
                                "connected and synced one after another in %.1f s",
@@ -889,12 +941,13 @@ class Bench {
                Fmt(rss_held / 1024.0, 0, "MB"), Fmt(rss_peak / 1024.0, 0, "MB (peak)"), "-", "-",
                "< 1 GB", Yes(rss_peak < 1024 * 1024), rss_peak / (1024.0 * 1024.0),
                "7c peak RSS / 1 GB"});
-    sink_.Add({"7d",
-               absl::StrFormat("server CPU: %.1f s for the %d syncs of phase 7a/7b; %.1f%% of a core "
-                               "idle with %d streams open",
-                               cpu_sync, 5 * kHeavy + kAgents, idle_pct, kAgents),
-               Fmt(cpu_sync / (5 * kHeavy + kAgents) * 1000, 1, "ms CPU/sync"), "-", "-", "-", "-",
-               "info", 0, ""});
+    sink_.Add(
+        {"7d",
+         absl::StrFormat("server CPU: %.1f s for the %d syncs of phase 7a/7b; %.1f%% of a core "
+                         "idle with %d streams open",
+                         cpu_sync, 5 * kHeavy + kAgents, idle_pct, kAgents),
+         Fmt(cpu_sync / (5 * kHeavy + kAgents) * 1000, 1, "ms CPU/sync"), "-", "-", "-", "-",
+         "info", 0, ""});
     sink_.Add({"7e",
                "one entry created with 1,000 Sync streams open → its agent's stream gets the new "
                "state (20 times)",
@@ -903,6 +956,7 @@ class Bench {
     return absl::OkStatus();
   }
 
+  bool failed_ = false;
   ResultSink sink_;
   std::set<std::string> only_;
   std::unique_ptr<ServerProc> server_;
@@ -915,6 +969,7 @@ class Bench {
   std::string self_;
   std::unique_ptr<Process> floor_;
   size_t x509_size_ = 0;
+  int64_t agent_threads_ = 0;
   Stats floor1_, bench1_;
 };
 
@@ -940,7 +995,8 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     absl::string_view a = argv[i];
     if (absl::ConsumePrefix(&a, "--only=")) {
-      for (absl::string_view id : absl::StrSplit(a, ',', absl::SkipEmpty())) only.insert(std::string(id));
+      for (absl::string_view id : absl::StrSplit(a, ',', absl::SkipEmpty()))
+        only.insert(std::string(id));
     }
   }
   Bench b(argv[1], only);

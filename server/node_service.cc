@@ -38,7 +38,7 @@ std::vector<Selector> SelectorsOf(const AttestedAgent& a) {
 }  // namespace
 
 void NodeService::Audit(const std::string& method, const std::string& caller,
-                        grpc::ServerContext* ctx, const google::protobuf::Message* req,
+                        grpc::ServerContextBase* ctx, const google::protobuf::Message* req,
                         const absl::Status& st) {
   if (!d_->audit->enabled()) return;
   google::protobuf::Struct c;
@@ -47,7 +47,7 @@ void NodeService::Audit(const std::string& method, const std::string& caller,
   d_->audit->Record("signet.agent.Node/" + method, c, req, st);
 }
 
-absl::StatusOr<AttestedAgent> NodeService::Authenticate(grpc::ServerContext* ctx,
+absl::StatusOr<AttestedAgent> NodeService::Authenticate(grpc::ServerContextBase* ctx,
                                                         std::string* caller_id) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
   std::vector<grpc::string_ref> pems;
@@ -242,41 +242,26 @@ grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx,
   return ToGrpcStatus(st);
 }
 
-grpc::Status NodeService::Sync(grpc::ServerContext* ctx, const signet::agent::SyncRequest* req,
-                               grpc::ServerWriter<signet::agent::SyncResponse>* writer) {
-  std::string caller;
-  absl::StatusOr<AttestedAgent> agent = Authenticate(ctx, &caller);
-  Audit("Sync", caller, ctx, req, agent.status());
-  if (!agent.ok()) return ToGrpcStatus(agent.status());
-  std::shared_ptr<SyncSubscription> sub = d_->hub->Subscribe(caller, SelectorsOf(*agent));
-  std::vector<Selector> selectors = SelectorsOf(*agent);
-  absl::Status result;
-  bool recheck = false;
+absl::StatusOr<std::optional<signet::agent::SyncResponse>> NodeService::NextSyncState(
+    const std::shared_ptr<SyncSubscription>& sub, const std::string& caller,
+    std::vector<Selector>* selectors) {
+  absl::Status w = d_->hub->Wait(sub, absl::InfinitePast());
+  if (absl::IsDeadlineExceeded(w)) return std::nullopt;  // nothing pending
+  if (!w.ok()) return w;
+  // Selectors may have changed by re-attestation.
+  absl::StatusOr<AttestedAgent> a = d_->ds->GetAttestedAgent(caller);
+  if (!a.ok() || a->banned()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("agent \"", caller, "\" is no longer attested"));
+  }
+  *selectors = SelectorsOf(*a);
   while (true) {
-    if (!recheck) {
-      absl::Status w = d_->hub->Wait(sub, absl::Now() + absl::Seconds(1));
-      if (absl::IsDeadlineExceeded(w)) {
-        if (ctx->IsCancelled()) break;
-        continue;
-      }
-      if (!w.ok()) {
-        result = w;
-        break;
-      }
-      // Selectors may have changed by re-attestation.
-      absl::StatusOr<AttestedAgent> a = d_->ds->GetAttestedAgent(caller);
-      if (!a.ok() || a->banned()) {
-        result = absl::PermissionDeniedError(
-            absl::StrCat("agent \"", caller, "\" is no longer attested"));
-        break;
-      }
-      selectors = SelectorsOf(*a);
-    }
     uint64_t rev = d_->hub->revision();
-    AuthorizedEntries auth = d_->entries->ComputeAuthorized(caller, selectors, d_->clock->Now());
+    AuthorizedEntries auth = d_->entries->ComputeAuthorized(caller, *selectors, d_->clock->Now());
     d_->hub->Watch(sub, auth.parents);
-    recheck = d_->hub->revision() != rev;
-    if (recheck) continue;
+    // A change between ComputeAuthorized and Watch may have missed this
+    // stream; compute again.
+    if (d_->hub->revision() != rev) continue;
     signet::agent::SyncResponse resp;
     std::sort(
         auth.entries.begin(), auth.entries.end(),
@@ -292,10 +277,194 @@ grpc::Status NodeService::Sync(grpc::ServerContext* ctx, const signet::agent::Sy
       }
     }
     resp.set_revision(rev);
-    if (!writer->Write(resp)) break;
+    return resp;
   }
-  d_->hub->Unsubscribe(sub);
-  return ToGrpcStatus(result);
+}
+
+// SyncStream is one agent's Sync stream on gRPC's callback API. It holds no
+// thread: the SyncHub's wake callback schedules Step on the service's work
+// queue, Step computes the full state and starts one write; changes arriving
+// while a step or write is under way are coalesced into one more step.
+// Lifetime: one reference for gRPC (dropped in OnDone) plus one per scheduled
+// Step; the last one deletes the object. Thread-safe.
+class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResponse> {
+ public:
+  SyncStream(NodeService* svc, std::string caller, std::vector<Selector> selectors)
+      : svc_(svc), caller_(std::move(caller)), selectors_(selectors) {
+    // Busy from the start: a wake-up racing with Subscribe only marks the
+    // stream dirty, so the first Step sees sub_ set. The initial state is
+    // pending from Subscribe on.
+    {
+      absl::MutexLock l(&mu_);
+      busy_ = true;
+      ++refs_;
+    }
+    sub_ = svc_->d_->hub->Subscribe(caller_, std::move(selectors), [this] { Kick(); });
+    Schedule();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false, again = false;
+    grpc::Status status;
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;
+      if (!ok && !finishing_) {  // the client went away
+        finishing_ = true;
+        finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+      }
+      if (finishing_) {
+        finish = !finish_sent_;
+        finish_sent_ = true;
+        status = finish_status_;
+      } else if (dirty_) {
+        dirty_ = false;
+        again = true;
+        ++refs_;
+      } else {
+        busy_ = false;
+      }
+    }
+    if (finish) Finish(status);
+    if (again) Schedule();
+  }
+
+  void OnCancel() override {
+    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "Sync cancelled"));
+  }
+
+  void OnDone() override {
+    // After Unsubscribe returns the hub calls Kick no more.
+    svc_->d_->hub->Unsubscribe(sub_);
+    Unref();
+  }
+
+ private:
+  // Kick is the hub's wake callback (hub lock held): schedule a Step, or mark
+  // the stream dirty when a step or write is already under way.
+  void Kick() {
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) return;
+      if (busy_) {
+        dirty_ = true;
+        return;
+      }
+      busy_ = true;
+      ++refs_;
+    }
+    Schedule();
+  }
+
+  void Schedule() {
+    svc_->sync_work_.Post([this] {
+      Step();
+      Unref();
+    });
+  }
+
+  // Step runs on the work queue with busy_ set; it ends with a write in
+  // flight (busy_ stays set until OnWriteDone) or with busy_ cleared.
+  void Step() {
+    {
+      absl::MutexLock l(&mu_);
+      dirty_ = false;
+      if (finishing_) {
+        busy_ = false;
+        return;
+      }
+    }
+    absl::StatusOr<std::optional<signet::agent::SyncResponse>> next =
+        svc_->NextSyncState(sub_, caller_, &selectors_);
+    if (!next.ok()) {
+      {
+        absl::MutexLock l(&mu_);
+        busy_ = false;
+      }
+      RequestFinish(ToGrpcStatus(next.status()));
+      return;
+    }
+    bool write = false, again = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) {
+        busy_ = false;
+      } else if (next->has_value()) {
+        resp_ = std::move(**next);  // no write is in flight: busy_ excludes it
+        writing_ = true;
+        write = true;
+      } else if (dirty_) {
+        dirty_ = false;
+        again = true;
+        ++refs_;
+      } else {
+        busy_ = false;
+      }
+    }
+    if (write) StartWrite(&resp_);
+    if (again) Schedule();
+  }
+
+  // RequestFinish ends the stream with `status` once no write is in flight.
+  void RequestFinish(const grpc::Status& status) {
+    bool finish = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      finish_status_ = status;
+      if (!writing_) {
+        finish = true;
+        finish_sent_ = true;
+      }
+    }
+    if (finish) Finish(status);
+  }
+
+  void Unref() {
+    bool last;
+    {
+      absl::MutexLock l(&mu_);
+      last = --refs_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  NodeService* const svc_;
+  const std::string caller_;
+  std::shared_ptr<SyncSubscription> sub_;
+  std::vector<Selector> selectors_;   // used by Step only (one at a time)
+  signet::agent::SyncResponse resp_;  // the message being written
+
+  absl::Mutex mu_;
+  // Guarded by mu_
+  int refs_ ABSL_GUARDED_BY(mu_) = 1;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;     // a Step is queued/running or a write in flight
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;    // woken while busy
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a write is in flight
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// FinishedSync is a Sync stream refused before it starts.
+class FinishedSync final : public grpc::ServerWriteReactor<signet::agent::SyncResponse> {
+ public:
+  explicit FinishedSync(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<signet::agent::SyncResponse>* NodeService::Sync(
+    grpc::CallbackServerContext* ctx, const signet::agent::SyncRequest* req) {
+  std::string caller;
+  absl::StatusOr<AttestedAgent> agent = Authenticate(ctx, &caller);
+  Audit("Sync", caller, ctx, req, agent.status());
+  if (!agent.ok()) return new FinishedSync(ToGrpcStatus(agent.status()));
+  return new SyncStream(this, caller, SelectorsOf(*agent));
 }
 
 grpc::Status NodeService::BatchNewX509Svid(grpc::ServerContext* ctx,

@@ -3,31 +3,39 @@
 #ifndef SIGNET_SERVER_NODE_SERVICE_H_
 #define SIGNET_SERVER_NODE_SERVICE_H_
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
+#include "server/sync_hub.h"
+#include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"
 
 namespace signet::server {
 
 inline constexpr int kMaxBatchSvidParams = 1000;
 
-// NodeService is thread-safe; `deps` and `store` are borrowed.
-class NodeService final : public signet::agent::Node::Service {
+// NodeService is thread-safe; `deps` and `store` are borrowed. Sync uses
+// gRPC's callback API (a connected agent holds no thread; its state is
+// computed on a small shared work queue when the SyncHub wakes it, and
+// cancellation is seen at once); the other methods are synchronous.
+class NodeService final
+    : public signet::agent::Node::WithCallbackMethod_Sync<signet::agent::Node::Service> {
  public:
   NodeService(ServerDeps* deps, EntryStore* store, std::vector<X509Ptr> x509pop_roots)
-      : d_(deps), store_(store), x509pop_roots_(std::move(x509pop_roots)) {}
+      : d_(deps), store_(store), x509pop_roots_(std::move(x509pop_roots)), sync_work_(2) {}
 
   grpc::Status Attest(grpc::ServerContext* ctx,
                       grpc::ServerReaderWriter<signet::agent::AttestResponse,
                                                signet::agent::AttestRequest>* stream) override;
   grpc::Status RenewAgent(grpc::ServerContext* ctx, const signet::agent::RenewAgentRequest* req,
                           signet::agent::RenewAgentResponse* resp) override;
-  grpc::Status Sync(grpc::ServerContext* ctx, const signet::agent::SyncRequest* req,
-                    grpc::ServerWriter<signet::agent::SyncResponse>* writer) override;
+  grpc::ServerWriteReactor<signet::agent::SyncResponse>* Sync(
+      grpc::CallbackServerContext* ctx, const signet::agent::SyncRequest* req) override;
   grpc::Status BatchNewX509Svid(grpc::ServerContext* ctx,
                                 const signet::agent::BatchNewX509SvidRequest* req,
                                 signet::agent::BatchNewX509SvidResponse* resp) override;
@@ -43,17 +51,27 @@ class NodeService final : public signet::agent::Node::Service {
   // Authenticate returns the calling agent's record: Unauthenticated without
   // a valid agent SVID, PermissionDenied when the agent is unknown, banned,
   // evicted or the SVID superseded.
-  absl::StatusOr<signet::types::AttestedAgent> Authenticate(grpc::ServerContext* ctx,
+  absl::StatusOr<signet::types::AttestedAgent> Authenticate(grpc::ServerContextBase* ctx,
                                                             std::string* caller_id);
+  // NextSyncState polls `sub` without blocking: nullopt when nothing changed,
+  // the full state for agent `caller` when something did (updating
+  // `selectors` from the datastore), or the status that ends the stream
+  // (closed subscription, agent no longer attested).
+  absl::StatusOr<std::optional<signet::agent::SyncResponse>> NextSyncState(
+      const std::shared_ptr<SyncSubscription>& sub, const std::string& caller,
+      std::vector<signet::types::Selector>* selectors);
   absl::Status DoAttest(
       grpc::ServerReaderWriter<signet::agent::AttestResponse, signet::agent::AttestRequest>* stream,
       signet::agent::AttestRequest* first, std::string* agent_id);
-  void Audit(const std::string& method, const std::string& caller, grpc::ServerContext* ctx,
+  void Audit(const std::string& method, const std::string& caller, grpc::ServerContextBase* ctx,
              const google::protobuf::Message* req, const absl::Status& st);
+
+  friend class SyncStream;
 
   ServerDeps* const d_;
   EntryStore* const store_;
   const std::vector<X509Ptr> x509pop_roots_;
+  WorkQueue sync_work_;  // last: destroyed (drained) first
 };
 
 }  // namespace signet::server

@@ -8,8 +8,9 @@ using signet::types::RegistrationEntry;
 using signet::types::Selector;
 
 std::shared_ptr<SyncSubscription> SyncHub::Subscribe(const std::string& agent_id,
-                                                     std::vector<Selector> selectors) {
-  std::shared_ptr<SyncSubscription> sub(new SyncSubscription(agent_id));
+                                                     std::vector<Selector> selectors,
+                                                     std::function<void()> on_wake) {
+  std::shared_ptr<SyncSubscription> sub(new SyncSubscription(agent_id, std::move(on_wake)));
   absl::MutexLock l(&mu_);
   sub->selectors_ = std::move(selectors);
   subs_.insert(sub.get());
@@ -64,6 +65,14 @@ void SyncHub::WakeLocked(SyncSubscription* s) {
   ++s->pending_;
   ++s->wakeups_;
   s->cv_.Signal();
+  if (s->on_wake_) s->on_wake_();
+}
+
+void SyncHub::CloseLocked(SyncSubscription* s, const absl::Status& status) {
+  s->closed_ = true;
+  s->close_status_ = status;
+  s->cv_.Signal();
+  if (s->on_wake_) s->on_wake_();
 }
 
 size_t SyncHub::EntryChanged(const std::optional<RegistrationEntry>& before,
@@ -110,21 +119,13 @@ size_t SyncHub::CloseAgent(const std::string& agent_id, const absl::Status& stat
   ++revision_;
   auto it = by_agent_.find(agent_id);
   if (it == by_agent_.end()) return 0;
-  for (SyncSubscription* s : it->second) {
-    s->closed_ = true;
-    s->close_status_ = status;
-    s->cv_.Signal();
-  }
+  for (SyncSubscription* s : it->second) CloseLocked(s, status);
   return it->second.size();
 }
 
 void SyncHub::CloseAll(const absl::Status& status) {
   absl::MutexLock l(&mu_);
-  for (SyncSubscription* s : subs_) {
-    s->closed_ = true;
-    s->close_status_ = status;
-    s->cv_.Signal();
-  }
+  for (SyncSubscription* s : subs_) CloseLocked(s, status);
 }
 
 uint64_t SyncHub::revision() {

@@ -6,6 +6,7 @@
 #define SIGNET_SERVER_SYNC_HUB_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -31,8 +32,12 @@ class SyncSubscription {
 
  private:
   friend class SyncHub;
-  explicit SyncSubscription(std::string agent_id) : agent_id_(std::move(agent_id)) {}
+  SyncSubscription(std::string agent_id, std::function<void()> on_wake)
+      : agent_id_(std::move(agent_id)), on_wake_(std::move(on_wake)) {}
   const std::string agent_id_;
+  // Called with SyncHub::mu_ held whenever the subscription is woken or
+  // closed; must be quick and must not call into the hub. Set at Subscribe.
+  const std::function<void()> on_wake_;
   // Guarded by SyncHub::mu_
   std::vector<signet::types::Selector> selectors_;
   std::set<std::string> parents_;
@@ -47,8 +52,13 @@ class SyncSubscription {
 class SyncHub {
  public:
   // Subscribe registers a stream for `agent_id`; the first Wait returns at once.
+  // `on_wake`, when set, is called (with the hub's lock held: it must only
+  // schedule work, never call the hub) each time the stream is woken or
+  // closed, until Unsubscribe returns; Wait with an InfinitePast deadline then
+  // polls the state without blocking.
   std::shared_ptr<SyncSubscription> Subscribe(const std::string& agent_id,
-                                              std::vector<signet::types::Selector> selectors);
+                                              std::vector<signet::types::Selector> selectors,
+                                              std::function<void()> on_wake = nullptr);
   void Unsubscribe(const std::shared_ptr<SyncSubscription>& sub);
   // Watch records the parent IDs `sub`'s authorized entries depend on.
   void Watch(const std::shared_ptr<SyncSubscription>& sub, std::set<std::string> parents);
@@ -81,6 +91,8 @@ class SyncHub {
 
  private:
   void WakeLocked(SyncSubscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseLocked(SyncSubscription* s, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   // Guarded by mu_

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "attestors/cgroup/container_info.h"
-#include "attestors/http/http_client.h"
+#include "common/http/http_client.h"
 #include "attestors/workload_attestor.h"
 #include "common/config.h"
 
@@ -24,7 +24,7 @@ struct DockerAttestorConfig {
   std::string docker_version;
   // Per-request bounds (not YAML settings).
   absl::Duration request_timeout = absl::Seconds(10);
-  size_t max_response_bytes = kDefaultMaxResponseBytes;
+  size_t max_response_bytes = http::kDefaultMaxResponseBytes;
 };
 
 // ParseDockerAttestorConfig reads a plugin_data section (docker_socket_path,

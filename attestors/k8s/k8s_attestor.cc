@@ -12,11 +12,20 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "attestors/http/json.h"
+#include "common/http/http_client.h"
+#include "common/http/json.h"
 #include "common/status_macros.h"
 
 namespace signet::attestors {
 namespace {
+
+using ::signet::http::HttpDo;
+using ::signet::http::HttpRequest;
+using ::signet::http::HttpResponse;
+using ::signet::http::ListField;
+using ::signet::http::ParseJsonObject;
+using ::signet::http::StringField;
+using ::signet::http::StructField;
 
 using google::protobuf::ListValue;
 using google::protobuf::Struct;

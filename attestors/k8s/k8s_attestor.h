@@ -18,7 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "attestors/cgroup/container_info.h"
-#include "attestors/http/http_client.h"
+#include "common/http/http_client.h"
 #include "attestors/workload_attestor.h"
 #include "common/config.h"
 
@@ -50,7 +50,7 @@ struct K8sAttestorConfig {
   // How long a fetched pod list answers other calls.
   absl::Duration pod_list_cache_ttl = absl::Seconds(1);
   absl::Duration request_timeout = absl::Seconds(10);
-  size_t max_response_bytes = kDefaultMaxResponseBytes;
+  size_t max_response_bytes = http::kDefaultMaxResponseBytes;
   // IP the kubelet host name is resolved to instead of DNS (tests; and
   // 127.0.0.1 when no node name is known).
   std::string kubelet_connect_address;

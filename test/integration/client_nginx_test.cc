@@ -85,18 +85,24 @@ class HelperFilesTest : public ::testing::Test {
     return path;
   }
 
-  // WriteOnce runs the helper at `binary` once (daemon mode off) into `out`.
+  // WriteOnce runs the helper at `binary` once (daemon mode off) into `out`,
+  // again until it succeeds (the agent may not have the new entry yet).
   void WriteOnce(const std::string& binary, const SvidFileDir& out) {
-    RunResult r = testutil::Run({binary, "-config", HelperConfig(out), "-daemon-mode", "false"});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << deployment_.Logs();
+    std::string config = HelperConfig(out);
+    RunResult r;
+    ASSERT_TRUE(testutil::WaitFor(
+        [&] {
+          r = testutil::Run({binary, "-config", config, "-daemon-mode", "false"});
+          return r.exit_code == 0;
+        },
+        absl::Seconds(40)))
+        << r.out << r.err << deployment_.Logs();
   }
 
   // WriteBoth writes the web identity into web_ and the client's into client_.
   void WriteBoth(const std::vector<std::string>& web_extra = {}) {
     Register(kWebId, HelperBinary(), web_extra);
     Register(kClientId, client_helper_);
-    ASSERT_TRUE(deployment_.WaitForIdentity(kWebId, static_cast<uid_t>(-1), HelperBinary()));
-    ASSERT_TRUE(deployment_.WaitForIdentity(kClientId, static_cast<uid_t>(-1), client_helper_));
     ASSERT_NO_FATAL_FAILURE(WriteOnce(HelperBinary(), web_));
     ASSERT_NO_FATAL_FAILURE(WriteOnce(client_helper_, client_));
   }
@@ -256,8 +262,6 @@ TEST_F(HelperFilesTest, NginxVerifiesClientsWithTheHelperBundle) {
 TEST_F(HelperFilesTest, HelperStartsNginxAndReloadsItOnRotation) {
   Register(kWebId, HelperBinary(), {"-x509SVIDTTL", "5"});
   Register(kClientId, client_helper_);
-  ASSERT_TRUE(deployment_.WaitForIdentity(kWebId, static_cast<uid_t>(-1), HelperBinary()));
-  ASSERT_TRUE(deployment_.WaitForIdentity(kClientId, static_cast<uid_t>(-1), client_helper_));
   ASSERT_NO_FATAL_FAILURE(WriteOnce(client_helper_, client_));
   int port = testutil::FreeTcpPort();
   std::string args;
@@ -280,6 +284,8 @@ TEST_F(HelperFilesTest, HelperStartsNginxAndReloadsItOnRotation) {
   std::string first = FirstCertSerial(r.out);
   ASSERT_FALSE(first.empty()) << r.out;
   EXPECT_EQ(first, FirstCertSerial(testutil::ReadFile(web_.svid())));
+  std::string nginx_pid = testutil::ReadFile(nginx_dir_.File("nginx.pid"));
+  ASSERT_FALSE(nginx_pid.empty());
 
   // The helper rewrites the files at rotation and sends SIGHUP; nginx then
   // serves the new SVID on new connections.
@@ -292,6 +298,10 @@ TEST_F(HelperFilesTest, HelperStartsNginxAndReloadsItOnRotation) {
       },
       absl::Seconds(30)))
       << r.out << r.err << helper.Stderr();
+  // Reloaded, not restarted: the same master process re-read the files.
+  EXPECT_EQ(testutil::ReadFile(nginx_dir_.File("nginx.pid")), nginx_pid);
+  EXPECT_THAT(testutil::ReadFile(nginx_dir_.File("error.log")),
+              HasSubstr("signal 1 (SIGHUP) received"));
   RunResult page = Get(port, /*with_cert=*/true);
   EXPECT_THAT(page.out, HasSubstr("client verify SUCCESS"));
   EXPECT_EQ(helper.Stop(), 0) << helper.Stderr();

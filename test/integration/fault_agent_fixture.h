@@ -106,14 +106,6 @@ class AgentProcess {
   std::unique_ptr<testutil::Subprocess> proc_;
 };
 
-std::unique_ptr<grpc::ClientContext> Ctx(bool header = true,
-                                         absl::Duration timeout = absl::Seconds(20)) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  if (header) c->AddMetadata("workload.spiffe.io", "true");
-  c->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return c;
-}
-
 // Ctx returns a client context with the Workload API security header (when
 // `header`) and a deadline `timeout` from now.
 inline std::unique_ptr<grpc::ClientContext> Ctx(bool header = true,

@@ -180,6 +180,102 @@ TEST_F(ServerNodeTest, SyncPushesEntriesAndSignsSvids) {
   EXPECT_EQ(fs.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// Entry expiry is pushed: when entry_expiry passes, the Sync stream gets the
+// state without the entry at once (a timer, not polling), and the expired
+// entry can no longer be signed for.
+TEST_F(ServerNodeTest, EntryExpiryIsPushedAndExpiredEntryIsNotAuthorized) {
+  TestAgent agent(server_.port(), server_.BundlePem());
+  ASSERT_TRUE(agent.Attest(server_.GenerateToken()).ok());
+  const int64_t expiry = absl::ToUnixSeconds(absl::Now()) + 4;
+  RunResult r = server_.Cli({"entry", "create", "-parentID", agent.id(), "-spiffeID",
+                             "spiffe://example.org/short", "-selector", "unix:uid:1",
+                             "-entryExpiry", absl::StrCat(expiry)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = ServerProcess::Field(r.out, "Entry ID");
+  std::string keep = CreateEntry(server_, agent.id(), "spiffe://example.org/keep", "unix:uid:2");
+
+  auto stub = agent.Stub();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto sync = stub->Sync(&ctx, signet::agent::SyncRequest());
+  SyncResponse first;
+  ASSERT_TRUE(sync->Read(&first)) << sync->Finish().error_message();
+  ASSERT_EQ(first.entries_size(), 2);
+
+  SyncResponse pushed;
+  ASSERT_TRUE(sync->Read(&pushed)) << sync->Finish().error_message();
+  const absl::Time at = absl::Now();
+  EXPECT_GE(at, absl::FromUnixSeconds(expiry));
+  EXPECT_LT(at, absl::FromUnixSeconds(expiry) + absl::Seconds(2));
+  ASSERT_EQ(pushed.entries_size(), 1);
+  EXPECT_EQ(pushed.entries(0).id(), keep);
+  EXPECT_GT(pushed.revision(), first.revision());
+
+  EvpPkeyPtr wkey = std::move(GenerateKey(KeyType::kEcP256)).value();
+  signet::agent::BatchNewX509SvidRequest breq;
+  auto* p = breq.add_params();
+  p->set_entry_id(id);
+  p->set_csr(CreateCsrDer(wkey.get()).value());
+  signet::agent::BatchNewX509SvidResponse bresp;
+  grpc::ClientContext bctx;
+  ASSERT_TRUE(stub->BatchNewX509Svid(&bctx, breq, &bresp).ok());
+  ASSERT_EQ(bresp.results_size(), 1);
+  EXPECT_EQ(bresp.results(0).status_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(bresp.results(0).status_message(),
+            absl::StrCat("entry ", id, " is not authorized for this agent"));
+  ctx.TryCancel();
+}
+
+// ThreadCount returns the number of threads of process `pid`.
+int ThreadCount(pid_t pid) {
+  std::string status = testutil::ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  size_t at = status.find("\nThreads:");
+  if (at == std::string::npos) return -1;
+  return std::atoi(status.c_str() + at + 9);
+}
+
+// Sync runs on gRPC's callback API: a connected stream costs no server thread,
+// and a cancelled stream is released at once.
+TEST_F(ServerNodeTest, SyncStreamsDoNotHoldAThreadEach) {
+  TestAgent agent(server_.port(), server_.BundlePem());
+  ASSERT_TRUE(agent.Attest(server_.GenerateToken()).ok());
+  auto stub = agent.Stub();
+  // Warm up: one stream, so the server's fixed pools exist.
+  {
+    grpc::ClientContext ctx;
+    auto sync = stub->Sync(&ctx, signet::agent::SyncRequest());
+    SyncResponse first;
+    ASSERT_TRUE(sync->Read(&first));
+    ctx.TryCancel();
+    sync->Finish();
+  }
+  const int before = ThreadCount(server_.pid());
+  ASSERT_GT(before, 0);
+  constexpr int kStreams = 64;
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+  std::vector<std::unique_ptr<grpc::ClientReader<SyncResponse>>> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    ctxs.push_back(std::make_unique<grpc::ClientContext>());
+    streams.push_back(stub->Sync(ctxs.back().get(), signet::agent::SyncRequest()));
+    SyncResponse first;
+    ASSERT_TRUE(streams.back()->Read(&first)) << i;
+  }
+  const int during = ThreadCount(server_.pid());
+  EXPECT_LT(during - before, 16) << "before " << before << ", during " << during;
+
+  // Every stream still gets pushes.
+  CreateEntry(server_, agent.id(), "spiffe://example.org/fanout", "unix:uid:1");
+  for (auto& s : streams) {
+    SyncResponse pushed;
+    ASSERT_TRUE(s->Read(&pushed));
+    EXPECT_EQ(pushed.entries_size(), 1);
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    ctxs[i]->TryCancel();
+    EXPECT_EQ(streams[i]->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+}
+
 TEST_F(ServerNodeTest, BannedAgentIsRefusedAtOnce) {
   TestAgent agent(server_.port(), server_.BundlePem());
   ASSERT_TRUE(agent.Attest(server_.GenerateToken()).ok());

@@ -8,6 +8,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ class ServerProcess {
   }
   ~ServerProcess() { Stop(); }
 
+  // SetNodeAttestors replaces the NodeAttestor plugins' YAML (indented four
+  // spaces under "NodeAttestor:") and rewrites the config.
+  void SetNodeAttestors(const std::string& yaml, const std::string& extra_server_yaml = "") {
+    node_attestors_ = yaml;
+    WriteConfig(extra_server_yaml);
+  }
+
   void WriteConfig(const std::string& extra) {
     std::string cfg =
         absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", port_,
@@ -45,7 +53,7 @@ class ServerProcess {
                      "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
                      "      connection_string: \"",
                      dir_.File("data/datastore.sqlite3"),
-                     "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n    join_token: {}\n");
+                     "\"\n  KeyManager:\n    disk: {}\n  NodeAttestor:\n", node_attestors_);
     testutil::WriteFile(config_path(), cfg);
   }
 
@@ -75,6 +83,7 @@ class ServerProcess {
     proc_->Wait();
     proc_.reset();
   }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   std::string Logs() const { return proc_ ? proc_->Stderr() + proc_->Stdout() : ""; }
 
   // Cli runs `signet-server <args> -socketPath <sock>`.
@@ -120,6 +129,7 @@ class ServerProcess {
  private:
   testutil::TempDir dir_;
   std::string td_;
+  std::string node_attestors_ = "    join_token: {}\n";
   int port_ = 0;
   std::string sock_;
   std::unique_ptr<testutil::Subprocess> proc_;
@@ -166,6 +176,37 @@ class TestAgent {
     stream->WritesDone();
     signet::agent::AttestResponse resp;
     while (stream->Read(&resp)) {
+      if (resp.has_result()) {
+        result_ = resp.result();
+        X509Ptr c = ParseCertDer(resp.result().svid().cert_chain(0)).value();
+        svid_pem_ = CertToPem(c.get()).value();
+        id_ = resp.result().svid().spiffe_id();
+      }
+    }
+    return stream->Finish();
+  }
+
+  // AttestX509Pop runs x509pop attestation with `chain_der` (leaf first),
+  // answering the challenge with `sign(challenge)`; returns the gRPC status.
+  grpc::Status AttestX509Pop(const std::string& chain_der,
+                             const std::function<std::string(const std::string&)>& sign) {
+    auto stub = signet::agent::Node::NewStub(Channel(false));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto stream = stub->Attest(&ctx);
+    signet::agent::AttestRequest req;
+    req.mutable_params()->mutable_data()->set_type("x509pop");
+    req.mutable_params()->mutable_data()->set_payload(chain_der);
+    req.mutable_params()->set_csr(CreateCsrDer(key_.get()).value());
+    stream->Write(req);
+    signet::agent::AttestResponse resp;
+    while (stream->Read(&resp)) {
+      if (!resp.challenge().empty()) {
+        signet::agent::AttestRequest answer;
+        answer.set_challenge_response(sign(resp.challenge()));
+        stream->Write(answer);
+        stream->WritesDone();
+      }
       if (resp.has_result()) {
         result_ = resp.result();
         X509Ptr c = ParseCertDer(resp.result().svid().cert_chain(0)).value();

@@ -143,16 +143,17 @@ TEST(EntryExpiryTimerThreadTest, PushesExpiryOfEntryStoredAfterStart) {
   timer.Start();
   auto a = hub.Subscribe(kAgentA, {});
   ASSERT_TRUE(hub.Wait(a, absl::Now()).ok());
-  RegistrationEntry soon = Entry("soon", kAgentA, now_s + 1);
+  hub.Watch(a, cache.ComputeAuthorized(kAgentA, {}, absl::Now()).parents);
+  RegistrationEntry soon = Entry("soon", kAgentA, now_s + 2);
   hub.EntryChanged(cache.Put(soon), soon);  // what EntryStore does
   ASSERT_TRUE(hub.Wait(a, absl::Now()).ok());
-  hub.Watch(a, cache.ComputeAuthorized(kAgentA, {}, absl::Now()).parents);
+  EXPECT_EQ(AuthorizedIds(cache, kAgentA, absl::Now()), std::vector<std::string>{"soon"});
 
   absl::Status woken = hub.Wait(a, absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(woken.ok()) << woken;
   const absl::Time at = absl::Now();
-  EXPECT_GE(at, absl::FromUnixSeconds(now_s + 1));
-  EXPECT_LT(at, absl::FromUnixSeconds(now_s + 1) + absl::Seconds(5));
+  EXPECT_GE(at, absl::FromUnixSeconds(now_s + 2));
+  EXPECT_LT(at, absl::FromUnixSeconds(now_s + 2) + absl::Seconds(5));
   EXPECT_TRUE(AuthorizedIds(cache, kAgentA, at).empty());
   timer.Stop();
 }

@@ -1,11 +1,11 @@
-#include "attestors/http/json.h"
+#include "common/http/json.h"
 
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace signet::attestors {
+namespace signet::http {
 
 absl::StatusOr<google::protobuf::Struct> ParseJsonObject(absl::string_view json) {
   google::protobuf::Struct out;
@@ -58,4 +58,4 @@ absl::StatusOr<const google::protobuf::ListValue*> ListField(const google::proto
   return &v->list_value();
 }
 
-}  // namespace signet::attestors
+}  // namespace signet::http

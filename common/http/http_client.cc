@@ -1,4 +1,4 @@
-#include "attestors/http/http_client.h"
+#include "common/http/http_client.h"
 
 #include <curl/curl.h>
 
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace signet::attestors {
+namespace signet::http {
 namespace {
 
 struct CurlEasyDeleter {
@@ -171,4 +171,4 @@ absl::StatusOr<HttpResponse> HttpDo(const HttpRequest& req) {
   return resp;
 }
 
-}  // namespace signet::attestors
+}  // namespace signet::http

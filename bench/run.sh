@@ -54,7 +54,7 @@ NOTES="$SRC/bench/NOTES.md"
 
 # Plot: measured/target (or measured/floor scaled by the allowed factor) per row;
 # below the line = target met.
-awk -F'\t' '$1 != "note" && $9 > 0 {printf "\"%s\" %s\n", $10, $9}' "$TSV" >"$TSV.plot"
+awk -F'\t' '$1 != "note" && $9 > 0 {printf "\"%s\" %s\n", $1, $9}' "$TSV" >"$TSV.plot"
 if ! command -v gnuplot >/dev/null; then
   (apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || sudo apt-get install -y -q gnuplot-nox >/dev/null 2>&1) || true
 fi
@@ -67,9 +67,11 @@ set style data histograms
 set style fill solid 0.7
 set boxwidth 0.7
 set logscale y
-set yrange [0.05:*]
+set yrange [0.01:*]
+set bmargin 4
 set ylabel "measured / allowed (log)"
-set xtics rotate by -30 left font ",9"
+set xtics font ",10"
+set xlabel "row # of the table (bar = measured / allowed: 1 and 3 p50 / allowed x floor, 2 and 4 allowed share / measured rate, others value / limit)" font ",9"
 set grid ytics
 unset key
 plot "$TSV.plot" using 2:xtic(1) linecolor rgb "#4477aa", 1 with lines linecolor rgb "#cc3311" lw 2

@@ -71,12 +71,100 @@ TEST(CatalogTest, FromConfigBuildsUnix) {
   EXPECT_TRUE(errors.empty());
 }
 
-TEST(CatalogTest, FromConfigUnknownPluginNamesIt) {
-  YAML::Node n = YAML::Load("docker: {}\n");
+TEST(CatalogTest, FromConfigUnknownPluginListsSupported) {
+  YAML::Node n = YAML::Load("podman: {}\n");
   ConfigErrors errors("x.yaml");
   auto c = AttestorCatalog::FromConfig(ConfigSection(n, "plugins.WorkloadAttestor", &errors));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(errors.ToStatus().message(), ::testing::HasSubstr("docker"));
+  EXPECT_THAT(errors.ToStatus().message(),
+              ::testing::HasSubstr("x.yaml:1: plugins.WorkloadAttestor.podman: unknown "
+                                   "WorkloadAttestor plugin (supported: unix, docker, k8s)"));
+}
+
+TEST(CatalogTest, FromConfigEmptyIsInvalidArgument) {
+  YAML::Node n = YAML::Load("{}");
+  ConfigErrors errors("x.yaml");
+  auto c = AttestorCatalog::FromConfig(ConfigSection(n, "plugins.WorkloadAttestor", &errors));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(errors.ToStatus().message(),
+              ::testing::HasSubstr("at least one WorkloadAttestor must be configured"));
+}
+
+// BuildNames returns the attestor names of a catalog built from `yaml`, or
+// the status and the recorded configuration errors.
+struct Built {
+  absl::Status status;
+  std::string errors;
+  size_t size = 0;
+};
+Built Build(const std::string& yaml) {
+  YAML::Node n = YAML::Load(yaml);
+  ConfigErrors errors("x.yaml");
+  auto c = AttestorCatalog::FromConfig(ConfigSection(n, "plugins.WorkloadAttestor", &errors));
+  Built b;
+  b.status = c.status();
+  b.errors = std::string(errors.ToStatus().message());
+  if (c.ok()) b.size = (*c)->size();
+  return b;
+}
+
+TEST(CatalogTest, FromConfigBuildsDockerFlat) {
+  Built b = Build("docker:\n  docker_socket_path: /tmp/sg-docker.sock\n  docker_version: \"1.41\"\n");
+  ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
+  EXPECT_EQ(b.errors, "");
+  EXPECT_EQ(b.size, 1u);
+}
+
+TEST(CatalogTest, FromConfigBuildsDockerPluginData) {
+  Built b = Build(
+      "docker:\n  plugin_data:\n    docker_socket_path: /tmp/sg-docker.sock\n");
+  ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
+  EXPECT_EQ(b.errors, "");
+  EXPECT_EQ(b.size, 1u);
+}
+
+TEST(CatalogTest, FromConfigBuildsK8sFlat) {
+  Built b = Build("k8s:\n  skip_kubelet_verification: true\n  node_name_env: NODE\n");
+  ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
+  EXPECT_EQ(b.errors, "");
+  EXPECT_EQ(b.size, 1u);
+}
+
+TEST(CatalogTest, FromConfigBuildsK8sPluginData) {
+  Built b = Build(
+      "k8s:\n  plugin_data:\n    kubelet_read_only_port: 10255\n    max_poll_attempts: 5\n");
+  ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
+  EXPECT_EQ(b.errors, "");
+  EXPECT_EQ(b.size, 1u);
+}
+
+TEST(CatalogTest, FromConfigBuildsAllThree) {
+  Built b = Build("unix: {}\ndocker: {}\nk8s:\n  plugin_data: {kubelet_read_only_port: 10255}\n");
+  ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
+  EXPECT_EQ(b.size, 3u);
+}
+
+TEST(CatalogTest, FromConfigBadDockerVersionNamesPlugin) {
+  Built b = Build("docker:\n  docker_version: latest\n");
+  EXPECT_EQ(b.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(b.errors, ::testing::HasSubstr("plugins.WorkloadAttestor.docker"));
+  EXPECT_THAT(b.errors, ::testing::HasSubstr("docker_version"));
+}
+
+TEST(CatalogTest, FromConfigBadK8sPollAttemptsIsReported) {
+  Built b = Build("k8s:\n  plugin_data:\n    max_poll_attempts: 0\n");
+  EXPECT_THAT(b.errors, ::testing::HasSubstr("max_poll_attempts"));
+  EXPECT_FALSE(b.status.ok() && b.errors.empty());
+}
+
+TEST(CatalogTest, FromConfigUnknownDockerKeyIsReported) {
+  Built b = Build("docker:\n  plugin_data:\n    docker_sock: /x\n");
+  EXPECT_THAT(b.errors, ::testing::HasSubstr("plugins.WorkloadAttestor.docker.plugin_data.docker_sock"));
+}
+
+TEST(CatalogTest, FromConfigFlatKeyBesidePluginDataIsReported) {
+  Built b = Build("k8s:\n  node_name: n1\n  plugin_data:\n    kubelet_read_only_port: 10255\n");
+  EXPECT_THAT(b.errors, ::testing::HasSubstr("plugins.WorkloadAttestor.k8s.node_name"));
 }
 
 TEST(CatalogTest, FromConfigUnknownUnixKeyIsReported) {

@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -321,7 +322,8 @@ void Agent::SyncLoop() {
         status.code() == absl::StatusCode::kUnauthenticated) {
       // The server no longer accepts our SVID (evicted, superseded, expired):
       // attest again when the configured attestor allows it.
-      if (config_.node_attestor == "x509pop" || !config_.join_token.empty()) {
+      if (config_.node_attestor == "x509pop" || config_.node_attestor == "k8s_psat" ||
+          !config_.join_token.empty()) {
         absl::Status a = AttestOnce();
         if (!a.ok()) {
           LogError("re-attestation failed", {{"error", a.ToString()}});
@@ -350,11 +352,18 @@ void Agent::WorkerLoop() {
       kick_ = false;
     }
     bool changed = false;
+    // Large sync messages and mint batches leave freed heap behind in
+    // glibc's per-thread arenas; hand it back once they are applied.
+    bool trim = pending && static_cast<size_t>(pending->entries_size()) >= kTrimThreshold;
     if (pending) changed |= ApplySync(*pending);
+    pending.reset();
     absl::Time now = absl::Now();
     MaybeRenewAgent(now);
-    changed |= MintDue(now);
+    size_t minted = 0;
+    changed |= MintDue(now, &minted);
+    trim |= minted >= kTrimThreshold;
     if (changed) Publish();
+    if (trim) malloc_trim(0);
     // Next wake-up: the earliest rotation, retry or renewal.
     absl::Time next = absl::InfiniteFuture();
     for (const auto& [id, s] : svids_) next = std::min(next, s.rotate_at);
@@ -442,7 +451,7 @@ bool Agent::ApplySync(const signet::agent::SyncResponse& resp) {
   return changed;
 }
 
-bool Agent::MintDue(absl::Time now) {
+bool Agent::MintDue(absl::Time now, size_t* minted) {
   std::vector<std::string> due;
   for (const auto& [id, e] : entries_) {
     if (!Servable(e, now)) continue;
@@ -519,6 +528,7 @@ bool Agent::MintDue(absl::Time now) {
       svids_[r.entry_id()] = std::move(c);
       mint_retry_at_.erase(r.entry_id());
       changed = true;
+      ++*minted;
       LogDebug("minted X.509-SVID",
                {{"entry_id", r.entry_id()}, {"spiffe_id", eit->second.spiffe_id()}});
     }

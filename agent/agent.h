@@ -32,6 +32,9 @@ class Agent : public Manager {
  public:
   // Largest number of CSRs sent in one BatchNewX509Svid call.
   static constexpr int kMintBatchSize = 500;
+  // Entries in one sync message, or SVIDs minted in one pass, from which the
+  // worker returns freed heap to the system (malloc_trim) afterwards.
+  static constexpr size_t kTrimThreshold = 256;
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentConfig config);
   ~Agent() override;
@@ -89,7 +92,9 @@ class Agent : public Manager {
   bool WakeSync() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Worker steps (worker thread only).
   bool ApplySync(const signet::agent::SyncResponse& resp);
-  bool MintDue(absl::Time now);
+  // MintDue mints the due SVIDs; returns whether any changed and adds the
+  // number minted to `*minted`.
+  bool MintDue(absl::Time now, size_t* minted);
   void MaybeRenewAgent(absl::Time now);
   void Publish();
 

@@ -117,9 +117,23 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     if (c.x509pop_certificate_path.empty()) d.Error("certificate_path", "is required");
     d.Finish();
     if (p.Has("plugin_data")) p.Finish();
+  } else if (c.node_attestor == "k8s_psat") {
+    ConfigSection p = na.Section("k8s_psat");
+    ConfigSection d = PluginData(p);
+    c.k8s_psat_cluster = d.String("cluster");
+    c.k8s_psat_token_path = d.String("token_path", kDefaultK8sPsatTokenPath);
+    if (c.k8s_psat_cluster.empty()) {
+      d.Error("cluster", "is required");
+    } else if (c.k8s_psat_cluster.find('/') != std::string::npos) {
+      d.Error("cluster", "must not contain '/'");
+    }
+    if (c.k8s_psat_token_path.empty()) d.Error("token_path", "must not be empty");
+    d.Finish();
+    if (p.Has("plugin_data")) p.Finish();
   } else if (!c.node_attestor.empty()) {
     na.MarkKnown(c.node_attestor);
-    na.Error(c.node_attestor, "unknown NodeAttestor plugin (supported: join_token, x509pop)");
+    na.Error(c.node_attestor,
+             "unknown NodeAttestor plugin (supported: join_token, x509pop, k8s_psat)");
   }
   na.Finish();
   // KeyManager.

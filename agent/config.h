@@ -15,6 +15,8 @@
 namespace signet::agent {
 
 inline constexpr char kDefaultSocketPath[] = "/tmp/signet-agent/public/api.sock";
+// SPIRE's default location of the agent's projected service-account token.
+inline constexpr char kDefaultK8sPsatTokenPath[] = "/var/run/secrets/tokens/spire-agent";
 
 struct AgentConfig {
   std::string config_path;
@@ -30,11 +32,15 @@ struct AgentConfig {
   std::string join_token;
   std::string admin_socket_path;  // accepted; the agent admin API is not served
 
-  // plugins.NodeAttestor: "join_token" or "x509pop".
+  // plugins.NodeAttestor: "join_token", "x509pop" or "k8s_psat".
   std::string node_attestor;
   std::string x509pop_private_key_path;
   std::string x509pop_certificate_path;
   std::string x509pop_intermediates_path;
+  // k8s_psat: the cluster name the server knows this cluster by, and the
+  // projected service-account token (audience spire-server) to present.
+  std::string k8s_psat_cluster;
+  std::string k8s_psat_token_path = kDefaultK8sPsatTokenPath;
   // plugins.KeyManager: "disk" (agent SVID and key persisted) or "memory".
   std::string key_manager = "disk";
 

@@ -1,5 +1,7 @@
 #include "agent/node_client.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
@@ -10,6 +12,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/keys.h"
 #include "common/status_macros.h"
@@ -145,6 +148,28 @@ absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key, absl::string_view
   return sig;
 }
 
+std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token) {
+  google::protobuf::Struct s;
+  (*s.mutable_fields())["cluster"].set_string_value(std::string(cluster));
+  (*s.mutable_fields())["token"].set_string_value(std::string(token));
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(s, &out);
+  return out;
+}
+
+absl::StatusOr<std::string> ReadK8sPsatToken(const std::string& path) {
+  absl::StatusOr<std::string> raw = ReadWholeFile(path);
+  if (!raw.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("k8s_psat: cannot read token \"", path, "\": ", raw.status().message()));
+  }
+  std::string token(absl::StripAsciiWhitespace(*raw));
+  if (token.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("k8s_psat: token \"", path, "\" is empty"));
+  }
+  return token;
+}
+
 absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
                                           const AgentConfig& config, const EVP_PKEY* agent_key) {
   ASSIGN_OR_RETURN(std::string csr, CreateCsrDer(agent_key));
@@ -175,6 +200,10 @@ absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
     }
     params->mutable_data()->set_type("x509pop");
     params->mutable_data()->set_payload(payload);
+  } else if (config.node_attestor == "k8s_psat") {
+    ASSIGN_OR_RETURN(std::string token, ReadK8sPsatToken(config.k8s_psat_token_path));
+    params->mutable_data()->set_type("k8s_psat");
+    params->mutable_data()->set_payload(K8sPsatPayload(config.k8s_psat_cluster, token));
   } else {
     return absl::FailedPreconditionError(
         absl::StrCat("unsupported node attestor \"", config.node_attestor, "\""));

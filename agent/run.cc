@@ -109,6 +109,11 @@ absl::Status RunAgent(AgentConfig config) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&handler);
+  // Keep idle handler threads instead of letting the sync server end and
+  // re-create one per call (gRPC's default keeps at most 2 polling):
+  // thread churn (clone, stack madvise, TLB shootdowns) dominated the agent's
+  // CPU with many concurrent one-shot workloads (bench/NOTES.md, 2).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return absl::InternalError("could not start the Workload API server");
   if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(false);

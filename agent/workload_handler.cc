@@ -6,14 +6,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cstdio>
 #include <set>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "attestors/process_info.h"
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/spiffe_id.h"
@@ -62,6 +63,10 @@ class PidfdPinnedProcess : public PinnedProcess {
       struct pollfd p = {fd_, POLLIN, 0};
       int r = poll(&p, 1, 0);
       if (r != 0) return absl::UnauthenticatedError("caller process exited during attestation");
+      // A live pidfd proves the pid still names the pinned process (a pid is
+      // not reused while its process, even a zombie, exists): no need to
+      // re-read the start time.
+      return absl::OkStatus();
     } else {
       // A /proc/<pid> directory fd of a dead process yields ESRCH.
       int sfd = openat(fd_, "stat", O_RDONLY | O_CLOEXEC);
@@ -117,24 +122,37 @@ std::unique_ptr<ProcessPinner> NewLinuxProcessPinner() {
 }
 
 absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid) {
-  std::ifstream f(absl::StrCat("/proc/", pid, "/stat"));
-  if (!f) return absl::NotFoundError(absl::StrCat("process ", pid, " not found"));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  size_t close_paren = s.rfind(')');
-  if (close_paren == std::string::npos) return absl::InternalError("malformed /proc stat");
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(s).substr(close_paren + 1), ' ', absl::SkipEmpty());
-  // fields[0] is field 3 (state); field 22 is fields[19].
-  uint64_t v;
-  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &v)) {
-    return absl::InternalError("malformed /proc stat");
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  char buf[2048];
+  absl::StatusOr<absl::string_view> text = attestors::ReadProcFile(path, buf, sizeof(buf));
+  if (!text.ok()) {
+    if (absl::IsInternal(text.status())) return text.status();
+    return absl::NotFoundError(absl::StrCat("process ", pid, " not found"));
   }
-  return v;
+  absl::string_view s = *text;
+  size_t close_paren = s.rfind(')');
+  if (close_paren == absl::string_view::npos) return absl::InternalError("malformed /proc stat");
+  // After ")": field 3 (state) onwards; field 22 is the 20th.
+  absl::string_view rest = s.substr(close_paren + 1);
+  int field = 2;
+  size_t i = 0;
+  while (i < rest.size()) {
+    while (i < rest.size() && rest[i] == ' ') ++i;
+    size_t j = i;
+    while (j < rest.size() && rest[j] != ' ' && rest[j] != '\n') ++j;
+    if (j == i) break;
+    if (++field == 22) {
+      uint64_t v;
+      if (!absl::SimpleAtoi(rest.substr(i, j - i), &v)) break;
+      return v;
+    }
+    i = j;
+  }
+  return absl::InternalError("malformed /proc stat");
 }
 
-absl::Status CheckSecurityHeader(const grpc::ServerContext& ctx) {
+absl::Status CheckSecurityHeader(const grpc::ServerContextBase& ctx) {
   const auto& md = ctx.client_metadata();
   auto range = md.equal_range(kSecurityHeader);
   int count = 0;
@@ -156,7 +174,8 @@ std::vector<const WorkloadEntry*> MatchingEntries(
   return out;
 }
 
-absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(grpc::ServerContext* ctx) {
+absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(
+    grpc::ServerContextBase* ctx) {
   if (absl::Status s = CheckSecurityHeader(*ctx); !s.ok()) return s;
   absl::StatusOr<PeerCred> cred = config_.peer_lookup(ctx->peer());
   if (!cred.ok()) return absl::UnauthenticatedError("could not identify the caller");
@@ -183,45 +202,257 @@ absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(grpc::S
   return sel;
 }
 
+// StreamReactor is one Workload API stream on the callback API. It holds no
+// thread: the handler's watcher (or the handler call itself for the first
+// message) calls Notify with a snapshot; Evaluate turns it into at most one
+// write in flight; snapshots arriving meanwhile are coalesced into the
+// latest. Lifetime: registered with the handler from construction to
+// OnDone, which unregisters and deletes it. Thread-safe.
 template <typename Msg>
-grpc::Status WorkloadHandler::Stream(
-    grpc::ServerContext* ctx, grpc::ServerWriter<Msg>* writer,
-    const std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&)>& build) {
-  std::shared_ptr<const AgentSnapshot> snap = config_.manager->Snapshot();
-  std::optional<Msg> last;
-  absl::Time pending_since = absl::InfiniteFuture();
-  for (;;) {
-    if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
-    if (!snap->ready) {
-      if (!last) return ToGrpc(NotReady());
-    } else {
-      absl::StatusOr<std::optional<Msg>> msg = build(*snap);
-      if (!msg.ok()) return ToGrpc(msg.status());
-      if (msg->has_value()) {
-        pending_since = absl::InfiniteFuture();
-        if (!last || !google::protobuf::util::MessageDifferencer::Equals(**msg, *last)) {
-          if (!writer->Write(**msg)) return grpc::Status::CANCELLED;
-          last = std::move(*msg);
-        }
-      } else if (!last) {
-        // Entitled, but nothing minted yet: wait for the cache, bounded.
-        absl::Time now = absl::Now();
-        if (pending_since == absl::InfiniteFuture()) pending_since = now;
-        if (now - pending_since > config_.mint_wait) return ToGrpc(NotReady());
+class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamSink {
+ public:
+  using Build = std::function<absl::StatusOr<std::optional<Msg>>(
+      const AgentSnapshot&, const std::vector<attestors::Selector>&)>;
+
+  StreamReactor(WorkloadHandler* handler, std::vector<attestors::Selector> selectors, Build build)
+      : handler_(handler), selectors_(std::move(selectors)), build_(std::move(build)) {}
+
+  // Start registers the stream and sends the first message (or status).
+  void Start() {
+    handler_->Register(this);
+    Notify(handler_->config_.manager->Snapshot(), /*changed=*/true);
+  }
+
+  void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) override {
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) return;
+      if (!changed && !waiting_mint_) return;
+      // Start and the watcher may race: never go back to an older snapshot.
+      if (latest_ && latest_->version > snap->version) return;
+      latest_ = snap;
+      if (busy_) {
+        dirty_ = true;
+        return;
+      }
+      busy_ = true;
+    }
+    Run();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false, again = false;
+    grpc::Status status;
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;
+      if (!ok && !finishing_) {  // the client went away
+        finishing_ = true;
+        finish_status_ = grpc::Status::CANCELLED;
+      }
+      if (finishing_) {
+        busy_ = false;
+        finish = !finish_sent_;
+        finish_sent_ = true;
+        status = finish_status_;
+      } else if (dirty_) {
+        again = true;
+      } else {
+        busy_ = false;
       }
     }
-    snap = config_.manager->WaitForChange(snap->version, absl::Now() + config_.cancel_poll);
+    if (finish) this->Finish(status);
+    if (again) Run();
+  }
+
+  void OnCancel() override { RequestFinish(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    handler_->Unregister(this);
+    delete this;
+  }
+
+ private:
+  // Run evaluates the latest snapshot with busy_ set; it ends with a write
+  // in flight (busy_ stays set until OnWriteDone) or with busy_ cleared.
+  void Run() {
+    for (;;) {
+      std::shared_ptr<const AgentSnapshot> snap;
+      {
+        absl::MutexLock l(&mu_);
+        dirty_ = false;
+        if (finishing_) {
+          busy_ = false;
+          return;
+        }
+        snap = latest_;
+      }
+      std::optional<grpc::Status> end;
+      bool write = false;
+      Evaluate(*snap, &end, &write);
+      {
+        absl::MutexLock l(&mu_);
+        if (!end && write && !finishing_) {
+          writing_ = true;
+        } else if (!end && !write && dirty_) {
+          continue;
+        } else {
+          busy_ = false;
+          write = false;
+        }
+      }
+      if (end) RequestFinish(*end);
+      if (write) this->StartWrite(&*last_);
+      return;
+    }
+  }
+
+  // Evaluate decides what `snap` means for the stream (busy_ held: last_ and
+  // pending_since_ are touched by one thread at a time).
+  void Evaluate(const AgentSnapshot& snap, std::optional<grpc::Status>* end, bool* write) {
+    if (!snap.ready) {
+      if (!last_) *end = ToGrpc(NotReady());
+      SetWaiting(false);
+      return;
+    }
+    absl::StatusOr<std::optional<Msg>> msg = build_(snap, selectors_);
+    if (!msg.ok()) {
+      *end = ToGrpc(msg.status());
+      return;
+    }
+    if (msg->has_value()) {
+      pending_since_ = absl::InfiniteFuture();
+      SetWaiting(false);
+      if (!last_ || !google::protobuf::util::MessageDifferencer::Equals(**msg, *last_)) {
+        last_ = std::move(*msg);
+        *write = true;
+      }
+    } else if (!last_) {
+      // Entitled, but nothing minted yet: wait for the cache, bounded.
+      absl::Time now = absl::Now();
+      if (pending_since_ == absl::InfiniteFuture()) pending_since_ = now;
+      if (now - pending_since_ > handler_->config_.mint_wait) {
+        *end = ToGrpc(NotReady());
+      } else {
+        SetWaiting(true);
+      }
+    }
+  }
+
+  void SetWaiting(bool w) {
+    absl::MutexLock l(&mu_);
+    waiting_mint_ = w;
+  }
+
+  // RequestFinish ends the stream with `status` once no write is in flight.
+  void RequestFinish(const grpc::Status& status) {
+    bool finish = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      finish_status_ = status;
+      if (!writing_) {
+        finish = true;
+        finish_sent_ = true;
+      }
+    }
+    if (finish) this->Finish(status);
+  }
+
+  WorkloadHandler* const handler_;
+  const std::vector<attestors::Selector> selectors_;
+  const Build build_;
+  // Touched only with busy_ set (one thread at a time).
+  std::optional<Msg> last_;  // the last message written (stable while in flight)
+  absl::Time pending_since_ = absl::InfiniteFuture();
+
+  absl::Mutex mu_;
+  // Guarded by mu_
+  std::shared_ptr<const AgentSnapshot> latest_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;     // Run is active or a write is in flight
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;    // notified while busy
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a write is in flight
+  bool waiting_mint_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// FinishedStream is a stream refused before it starts.
+template <typename Msg>
+class FinishedStream final : public grpc::ServerWriteReactor<Msg> {
+ public:
+  explicit FinishedStream(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+WorkloadHandler::WorkloadHandler(WorkloadHandlerConfig config)
+    : config_(std::move(config)), watcher_([this] { WatchLoop(); }) {}
+
+WorkloadHandler::~WorkloadHandler() {
+  {
+    absl::MutexLock l(&streams_mu_);
+    stopping_ = true;
+  }
+  watcher_.join();
+}
+
+size_t WorkloadHandler::open_streams() {
+  absl::MutexLock l(&streams_mu_);
+  return streams_.size();
+}
+
+void WorkloadHandler::Register(StreamSink* s) {
+  absl::MutexLock l(&streams_mu_);
+  streams_.insert(s);
+}
+
+void WorkloadHandler::Unregister(StreamSink* s) {
+  absl::MutexLock l(&streams_mu_);
+  streams_.erase(s);
+}
+
+void WorkloadHandler::WatchLoop() {
+  uint64_t seen = config_.manager->Snapshot()->version;
+  for (;;) {
+    {
+      absl::MutexLock l(&streams_mu_);
+      if (stopping_) return;
+    }
+    std::shared_ptr<const AgentSnapshot> snap =
+        config_.manager->WaitForChange(seen, absl::Now() + config_.cancel_poll);
+    bool changed = snap->version != seen;
+    seen = snap->version;
+    absl::MutexLock l(&streams_mu_);
+    for (StreamSink* s : streams_) s->Notify(snap, changed);
   }
 }
 
-grpc::Status WorkloadHandler::FetchX509SVID(grpc::ServerContext* ctx, const X509SVIDRequest*,
-                                            grpc::ServerWriter<X509SVIDResponse>* writer) {
+template <typename Msg>
+grpc::ServerWriteReactor<Msg>* WorkloadHandler::Stream(
+    grpc::CallbackServerContext* ctx,
+    std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&,
+                                                     const std::vector<attestors::Selector>&)>
+        build) {
   absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
-  if (!sel.ok()) return ToGrpc(sel.status());
+  if (!sel.ok()) return new FinishedStream<Msg>(ToGrpc(sel.status()));
+  auto* r = new StreamReactor<Msg>(this, std::move(*sel), std::move(build));
+  r->Start();
+  return r;
+}
+
+grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadHandler::FetchX509SVID(
+    grpc::CallbackServerContext* ctx, const X509SVIDRequest*) {
   return Stream<X509SVIDResponse>(
-      ctx, writer,
-      [&](const AgentSnapshot& snap) -> absl::StatusOr<std::optional<X509SVIDResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, *sel);
+      ctx,
+      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
+          -> absl::StatusOr<std::optional<X509SVIDResponse>> {
+        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
         if (m.empty()) return NoIdentity();
         X509SVIDResponse resp;
         std::set<std::string> hints;
@@ -244,14 +475,13 @@ grpc::Status WorkloadHandler::FetchX509SVID(grpc::ServerContext* ctx, const X509
       });
 }
 
-grpc::Status WorkloadHandler::FetchX509Bundles(grpc::ServerContext* ctx, const X509BundlesRequest*,
-                                               grpc::ServerWriter<X509BundlesResponse>* writer) {
-  absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
-  if (!sel.ok()) return ToGrpc(sel.status());
+grpc::ServerWriteReactor<X509BundlesResponse>* WorkloadHandler::FetchX509Bundles(
+    grpc::CallbackServerContext* ctx, const X509BundlesRequest*) {
   return Stream<X509BundlesResponse>(
-      ctx, writer,
-      [&](const AgentSnapshot& snap) -> absl::StatusOr<std::optional<X509BundlesResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, *sel);
+      ctx,
+      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
+          -> absl::StatusOr<std::optional<X509BundlesResponse>> {
+        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
         if (m.empty()) return NoIdentity();
         X509BundlesResponse resp;
         if (snap.bundle) {
@@ -265,14 +495,13 @@ grpc::Status WorkloadHandler::FetchX509Bundles(grpc::ServerContext* ctx, const X
       });
 }
 
-grpc::Status WorkloadHandler::FetchJWTBundles(grpc::ServerContext* ctx, const JWTBundlesRequest*,
-                                              grpc::ServerWriter<JWTBundlesResponse>* writer) {
-  absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
-  if (!sel.ok()) return ToGrpc(sel.status());
+grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadHandler::FetchJWTBundles(
+    grpc::CallbackServerContext* ctx, const JWTBundlesRequest*) {
   return Stream<JWTBundlesResponse>(
-      ctx, writer,
-      [&](const AgentSnapshot& snap) -> absl::StatusOr<std::optional<JWTBundlesResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, *sel);
+      ctx,
+      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
+          -> absl::StatusOr<std::optional<JWTBundlesResponse>> {
+        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
         if (m.empty()) return NoIdentity();
         JWTBundlesResponse resp;
         if (snap.bundle) {

@@ -6,10 +6,14 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/snapshot.h"
 #include "attestors/workload_attestor.h"
@@ -76,26 +80,51 @@ struct WorkloadHandlerConfig {
   std::function<absl::StatusOr<PeerCred>(const std::string& peer)> peer_lookup;
   // Closes the caller's connection (after a pid-reuse mismatch).
   std::function<void(const PeerCred&)> close_connection;
-  // How long a stream waits before re-checking whether it was cancelled.
+  // How often the watcher thread re-checks streams waiting for a mint (and
+  // its own shutdown) when nothing changes.
   absl::Duration cancel_poll = absl::Milliseconds(250);
   // How long a stream waits for a matching entry's SVID to be minted.
   absl::Duration mint_wait = absl::Seconds(30);
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// WorkloadHandler implements SpiffeWorkloadAPI. Thread-safe.
-class WorkloadHandler final : public SpiffeWorkloadAPI::Service {
+// StreamSink is one open Workload API stream, woken by the handler's
+// watcher thread. Internal to WorkloadHandler.
+class StreamSink {
  public:
-  explicit WorkloadHandler(WorkloadHandlerConfig config) : config_(std::move(config)) {}
+  virtual ~StreamSink() = default;
+  // Notify hands the stream the current snapshot; `changed` is false on the
+  // watcher's periodic tick (only streams waiting for a mint care).
+  virtual void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) = 0;
+};
 
-  grpc::Status FetchX509SVID(grpc::ServerContext* ctx, const X509SVIDRequest* req,
-                             grpc::ServerWriter<X509SVIDResponse>* writer) override;
-  grpc::Status FetchX509Bundles(grpc::ServerContext* ctx, const X509BundlesRequest* req,
-                                grpc::ServerWriter<X509BundlesResponse>* writer) override;
+// The streaming RPCs run on gRPC's callback API (no thread per open stream;
+// a cancelled stream ends at once); the unary RPCs stay synchronous.
+using WorkloadService = SpiffeWorkloadAPI::WithCallbackMethod_FetchX509SVID<
+    SpiffeWorkloadAPI::WithCallbackMethod_FetchX509Bundles<
+        SpiffeWorkloadAPI::WithCallbackMethod_FetchJWTBundles<SpiffeWorkloadAPI::Service>>>;
+
+// WorkloadHandler implements SpiffeWorkloadAPI. Thread-safe. Owns one
+// watcher thread that waits for snapshot changes and wakes the open streams.
+class WorkloadHandler final : public WorkloadService {
+ public:
+  explicit WorkloadHandler(WorkloadHandlerConfig config);
+  // Stops the watcher; the gRPC server must have been shut down first.
+  ~WorkloadHandler() override;
+  WorkloadHandler(const WorkloadHandler&) = delete;
+  WorkloadHandler& operator=(const WorkloadHandler&) = delete;
+
+  // open_streams returns the number of streams not yet done; for tests.
+  size_t open_streams() ABSL_LOCKS_EXCLUDED(streams_mu_);
+
+  grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(grpc::CallbackServerContext* ctx,
+                                                            const X509SVIDRequest* req) override;
+  grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
+      grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
+  grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
+      grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
   grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
                             JWTSVIDResponse* resp) override;
-  grpc::Status FetchJWTBundles(grpc::ServerContext* ctx, const JWTBundlesRequest* req,
-                               grpc::ServerWriter<JWTBundlesResponse>* writer) override;
   grpc::Status ValidateJWTSVID(grpc::ServerContext* ctx, const ValidateJWTSVIDRequest* req,
                                ValidateJWTSVIDResponse* resp) override;
   grpc::Status FetchWITSVID(grpc::ServerContext* ctx, const WITSVIDRequest* req,
@@ -107,22 +136,39 @@ class WorkloadHandler final : public SpiffeWorkloadAPI::Service {
   // Caller identifies and attests the caller of `ctx`, returning its
   // selectors. InvalidArgument (header), Unauthenticated (no credentials or
   // pid reuse), Unavailable (attestation failed).
-  absl::StatusOr<std::vector<attestors::Selector>> Caller(grpc::ServerContext* ctx);
+  absl::StatusOr<std::vector<attestors::Selector>> Caller(grpc::ServerContextBase* ctx);
 
-  // Streams snapshots to a writer: `build` turns a snapshot into a message or
-  // a status that ends the stream.
+  // Stream returns a reactor that streams snapshots: `build` turns a snapshot
+  // into a message (nullopt: nothing minted yet) or a status that ends the
+  // stream.
   template <typename Msg>
-  grpc::Status Stream(
-      grpc::ServerContext* ctx, grpc::ServerWriter<Msg>* writer,
-      const std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&)>& build);
+  grpc::ServerWriteReactor<Msg>* Stream(
+      grpc::CallbackServerContext* ctx,
+      std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&,
+                                                       const std::vector<attestors::Selector>&)>
+          build);
+
+  template <typename Msg>
+  friend class StreamReactor;
+  void Register(StreamSink* s) ABSL_LOCKS_EXCLUDED(streams_mu_);
+  void Unregister(StreamSink* s) ABSL_LOCKS_EXCLUDED(streams_mu_);
+  void WatchLoop();
 
   const WorkloadHandlerConfig config_;
+
+  absl::Mutex streams_mu_;
+  // Guarded by streams_mu_ (held while streams are notified, so a stream
+  // unregistered in OnDone is never notified afterwards).
+  std::set<StreamSink*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
+
+  std::thread watcher_;
 };
 
 // CheckSecurityHeader returns OK when metadata "workload.spiffe.io" is present
 // exactly once with value "true"; InvalidArgument "security header missing
 // from request" otherwise.
-[[nodiscard]] absl::Status CheckSecurityHeader(const grpc::ServerContext& ctx);
+[[nodiscard]] absl::Status CheckSecurityHeader(const grpc::ServerContextBase& ctx);
 
 // MatchingEntries returns the entries of `snap` whose selectors are a subset
 // of `selectors`, in snapshot order.

@@ -8,8 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -72,11 +70,10 @@ class LinuxProcessInfo : public ProcessInfo {
 
   absl::StatusOr<ProcessIds> Ids(pid_t pid) override {
     std::string path = absl::StrCat(root_, "/", pid, "/status");
-    std::ifstream f(path);
-    if (!f) return ErrnoStatus(errno ? errno : ENOENT, absl::StrCat("open ", path));
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ParseProcStatusIds(ss.str());
+    char buf[16384];
+    absl::StatusOr<absl::string_view> text = ReadProcFile(path.c_str(), buf, sizeof(buf));
+    if (!text.ok()) return text.status();
+    return ParseProcStatusIds(*text);
   }
 
   absl::StatusOr<std::string> ExePath(pid_t pid) override {
@@ -133,7 +130,7 @@ class LinuxProcessInfo : public ProcessInfo {
 
 }  // namespace
 
-absl::StatusOr<ProcessIds> ParseProcStatusIds(const std::string& status) {
+absl::StatusOr<ProcessIds> ParseProcStatusIds(absl::string_view status) {
   ProcessIds ids;
   bool have_uid = false, have_gid = false;
   for (absl::string_view line : absl::StrSplit(status, '\n')) {
@@ -157,6 +154,32 @@ absl::StatusOr<ProcessIds> ParseProcStatusIds(const std::string& status) {
   if (!have_uid) return absl::InvalidArgumentError("no Uid line in process status");
   if (!have_gid) return absl::InvalidArgumentError("no Gid line in process status");
   return ids;
+}
+
+absl::StatusOr<absl::string_view> ReadProcFile(const char* path, char* buf, size_t cap) {
+  int fd;
+  do {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  size_t len = 0;
+  for (;;) {
+    if (len + 1 >= cap) {
+      close(fd);
+      return absl::InternalError(absl::StrCat(path, " is too large"));
+    }
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoStatus(err, absl::StrCat("read ", path));
+    }
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+  }
+  close(fd);
+  return absl::string_view(buf, len);
 }
 
 std::unique_ptr<ProcessInfo> NewLinuxProcessInfo(const std::string& proc_root) {

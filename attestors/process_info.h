@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace signet::attestors {
 
@@ -74,7 +75,14 @@ std::unique_ptr<ProcessInfo> NewLinuxProcessInfo(const std::string& proc_root = 
 
 // ParseProcStatusIds parses the Uid/Gid/Groups lines of a /proc/<pid>/status
 // text. InvalidArgument when Uid or Gid is missing or malformed.
-[[nodiscard]] absl::StatusOr<ProcessIds> ParseProcStatusIds(const std::string& status);
+[[nodiscard]] absl::StatusOr<ProcessIds> ParseProcStatusIds(absl::string_view status);
+
+// ReadProcFile reads a small /proc file (at most `cap` - 1 bytes) into `buf`
+// with one open() and as few read() calls as the kernel allows (no
+// iostreams), returning the bytes read. NotFound / PermissionDenied /
+// Internal (errno) on failure; Internal when the file does not fit.
+[[nodiscard]] absl::StatusOr<absl::string_view> ReadProcFile(const char* path, char* buf,
+                                                             size_t cap);
 
 }  // namespace signet::attestors
 

@@ -4,6 +4,8 @@
 //
 // Seeds: with SIGNET_JWT_SEED_DIR set, LLVMFuzzerInitialize writes validly
 // signed tokens there (fuzz/corpus/jwt/ was made that way).
+#include "common/jwt.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -12,7 +14,6 @@
 
 #include "absl/time/time.h"
 #include "common/bundle.h"
-#include "common/jwt.h"
 #include "common/keys.h"
 
 namespace {
@@ -58,22 +59,27 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (dir == nullptr) return 0;
   const Fixture& fx = GetFixture();
   signet::JwtSvidParams p{*signet::SpiffeId::FromString("spiffe://example.org/wl"),
-                          {"svc"}, kNow - absl::Minutes(1), kNow + absl::Minutes(4), ""};
+                          {"svc"},
+                          kNow - absl::Minutes(1),
+                          kNow + absl::Minutes(4),
+                          ""};
   WriteSeed(dir, "valid", *signet::SignJwtSvid(fx.key.get(), "k1", p));
   p.audience = {"svc", "other"};
   p.issuer = "https://issuer.example.org";
   WriteSeed(dir, "valid_two_aud_iss", *signet::SignJwtSvid(fx.key.get(), "k1", p));
   WriteSeed(dir, "wrong_kid", *signet::SignJwtSvid(fx.key.get(), "k2", p));
-  WriteSeed(dir, "no_exp",
-            *signet::SignCompactJws(fx.key.get(), "ES256", R"({"alg":"ES256","kid":"k1","typ":"JWT"})",
-                                    R"({"sub":"spiffe://example.org/wl","aud":"svc"})"));
+  WriteSeed(
+      dir, "no_exp",
+      *signet::SignCompactJws(fx.key.get(), "ES256", R"({"alg":"ES256","kid":"k1","typ":"JWT"})",
+                              R"({"sub":"spiffe://example.org/wl","aud":"svc"})"));
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string token(reinterpret_cast<const char*>(data), size);
   (void)signet::ParseJwtSvidInsecure(token, {"svc", "other"}, kNow);
-  absl::StatusOr<signet::JwtSvid> v = signet::ValidateJwtSvid(token, GetFixture().bundles, "svc", kNow);
+  absl::StatusOr<signet::JwtSvid> v =
+      signet::ValidateJwtSvid(token, GetFixture().bundles, "svc", kNow);
   if (v.ok()) {
     if (v->subject.trust_domain().name() != "example.org") abort();
     bool has_aud = false;

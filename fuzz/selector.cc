@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s->type() + ":" + s->value() != in) abort();
   }
   (void)signet::server::ValidateDnsName(in);
-  (void)signet::server::ValidateWorkloadSpiffeId("spiffe_id", in, *signet::TrustDomain::FromString("example.org"));
+  (void)signet::server::ValidateWorkloadSpiffeId("spiffe_id", in,
+                                                 *signet::TrustDomain::FromString("example.org"));
   return 0;
 }

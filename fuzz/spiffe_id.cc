@@ -1,11 +1,11 @@
 // Fuzzes SPIFFE ID and trust domain parsing: whatever parses must print back
 // to the same string and parse again to an equal value.
+#include "common/spiffe_id.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "common/spiffe_id.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <system_error>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -293,9 +296,16 @@ absl::StatusOr<bool> ServerCa::RotateLocked(absl::Time now) {
   if (slots_changed || bundle_changed) RETURN_IF_ERROR(Persist());
   if (bundle_changed || bundle_set_ == nullptr) {
     ASSIGN_OR_RETURN(Bundle b, BundleFromProto(bundle_));
-    auto set = std::make_unique<BundleSet>();
+    auto set = std::make_shared<BundleSet>();
     set->Put(std::move(b));
     bundle_set_ = std::move(set);
+  }
+  if (x509_current_.empty()) {
+    issuer_.reset();
+  } else if (issuer_ == nullptr || issuer_->cert() != x509_current_.cert.get()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<X509Issuer> is,
+                     X509Issuer::Create(x509_current_.cert.get(), x509_current_.key.get()));
+    issuer_ = std::move(is);
   }
   return bundle_changed;
 }
@@ -363,13 +373,36 @@ absl::Duration ServerCa::CapTtl(absl::Duration ttl, absl::Duration def, absl::Ti
   return ttl;
 }
 
-absl::StatusOr<SignedX509> ServerCa::FinishX509(X509Ptr leaf, absl::Time now) {
-  std::vector<X509Ptr> chain;
-  chain.push_back(CopyCert(leaf.get()));
-  absl::StatusOr<SpiffeId> verified = VerifyX509Svid(chain, *bundle_set_, now);
+absl::StatusOr<ServerCa::SigningState> ServerCa::GetSigningState() {
+  absl::MutexLock l(&mu_);
+  if (x509_current_.empty() || issuer_ == nullptr) {
+    return absl::UnavailableError("no active X.509 CA");
+  }
+  return SigningState{issuer_, bundle_set_, clock_->Now()};
+}
+
+absl::StatusOr<SignedX509> ServerCa::SignWith(const SigningState& st, const X509_PUBKEY* encoded,
+                                              const EVP_PKEY* decoded, const SpiffeId& id,
+                                              const std::vector<std::string>& dns_names,
+                                              absl::Duration ttl) const {
+  const absl::Time ca_not_after = st.issuer->not_after();
+  LeafParams p{id, dns_names, st.now,
+               CapTtl(ttl, opts_.default_x509_svid_ttl, st.now, ca_not_after)};
+  if (p.ttl <= absl::ZeroDuration()) return absl::UnavailableError("the X.509 CA has expired");
+  ASSIGN_OR_RETURN(X509Ptr leaf, decoded != nullptr ? st.issuer->IssueLeaf(decoded, p)
+                                                    : st.issuer->IssueLeaf(encoded, p));
+  if (CertNotAfter(leaf.get()) > ca_not_after) {
+    return absl::InternalError("issued X.509-SVID outlives its issuer");
+  }
+  // Every SVID is re-verified against the bundle right after signing.
+  absl::StatusOr<SpiffeId> verified =
+      VerifyIssuedX509Svid(leaf.get(), *st.issuer, *st.bundles, st.now);
   if (!verified.ok()) {
     return absl::InternalError(absl::StrCat(
         "issued X.509-SVID does not verify against the bundle: ", verified.status().message()));
+  }
+  if (*verified != id) {
+    return absl::InternalError("issued X.509-SVID carries the wrong SPIFFE ID");
   }
   SignedX509 out;
   ASSIGN_OR_RETURN(out.leaf_der, CertToDer(leaf.get()));
@@ -379,36 +412,77 @@ absl::StatusOr<SignedX509> ServerCa::FinishX509(X509Ptr leaf, absl::Time now) {
   return out;
 }
 
+absl::StatusOr<SignedX509> ServerCa::SignCsrWith(const SigningState& st, absl::string_view csr_der,
+                                                 const SpiffeId& id,
+                                                 const std::vector<std::string>& dns_names,
+                                                 absl::Duration ttl) const {
+  absl::StatusOr<X509PubkeyPtr> key = ParseCsrPublicKey(csr_der);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid CSR: ", key.status().message()));
+  }
+  return SignWith(st, key->get(), nullptr, id, dns_names, ttl);
+}
+
 absl::StatusOr<SignedX509> ServerCa::SignX509SvidFromCsr(absl::string_view csr_der,
                                                          const SpiffeId& id,
                                                          const std::vector<std::string>& dns_names,
                                                          absl::Duration ttl) {
-  absl::StatusOr<X509ReqPtr> csr = ParseCsrDer(csr_der);
-  if (!csr.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid CSR: ", csr.status().message()));
+  ASSIGN_OR_RETURN(SigningState st, GetSigningState());
+  return SignCsrWith(st, csr_der, id, dns_names, ttl);
+}
+
+std::vector<absl::StatusOr<SignedX509>> ServerCa::SignX509SvidsFromCsrs(
+    const std::vector<X509SvidRequest>& reqs) {
+  std::vector<absl::StatusOr<SignedX509>> out;
+  out.reserve(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) out.emplace_back(absl::InternalError("not signed"));
+  absl::StatusOr<SigningState> st = GetSigningState();
+  if (!st.ok()) {
+    for (auto& r : out) r = st.status();
+    return out;
   }
-  absl::StatusOr<EvpPkeyPtr> pub = CsrPublicKey(csr->get());
-  if (!pub.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid CSR: ", pub.status().message()));
+  static const std::vector<std::string> kNoNames;
+  auto sign_range = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const X509SvidRequest& r = reqs[i];
+      if (r.id == nullptr) {
+        out[i] = absl::InvalidArgumentError("SPIFFE ID is required");
+        continue;
+      }
+      out[i] = SignCsrWith(*st, r.csr_der, *r.id, r.dns_names ? *r.dns_names : kNoNames, r.ttl);
+    }
+  };
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  if (reqs.size() < kParallelBatchMin || threads == 1) {
+    sign_range(0, reqs.size());
+    return out;
   }
-  return SignX509SvidForKey(pub->get(), id, dns_names, ttl);
+  threads = std::min(threads, reqs.size());
+  const size_t per = (reqs.size() + threads - 1) / threads;
+  std::vector<std::thread> workers;
+  size_t inline_from = threads;  // ranges the caller's thread must sign itself
+  for (size_t t = 1; t < threads; ++t) {
+    size_t b = std::min(reqs.size(), t * per), e = std::min(reqs.size(), (t + 1) * per);
+    if (b >= e) continue;
+    try {
+      workers.emplace_back(sign_range, b, e);
+    } catch (const std::system_error&) {  // no thread: sign the rest here
+      inline_from = t;
+      break;
+    }
+  }
+  sign_range(0, std::min(reqs.size(), per));
+  if (inline_from < threads) sign_range(std::min(reqs.size(), inline_from * per), reqs.size());
+  for (std::thread& w : workers) w.join();
+  return out;
 }
 
 absl::StatusOr<SignedX509> ServerCa::SignX509SvidForKey(const EVP_PKEY* key, const SpiffeId& id,
                                                         const std::vector<std::string>& dns_names,
                                                         absl::Duration ttl) {
-  absl::MutexLock l(&mu_);
-  if (x509_current_.empty()) return absl::UnavailableError("no active X.509 CA");
-  absl::Time now = clock_->Now();
-  absl::Time ca_not_after = CertNotAfter(x509_current_.cert.get());
-  LeafParams p{id, dns_names, now, CapTtl(ttl, opts_.default_x509_svid_ttl, now, ca_not_after)};
-  if (p.ttl <= absl::ZeroDuration()) return absl::UnavailableError("the X.509 CA has expired");
-  ASSIGN_OR_RETURN(X509Ptr leaf,
-                   IssueLeaf(x509_current_.cert.get(), x509_current_.key.get(), key, p));
-  if (CertNotAfter(leaf.get()) > ca_not_after) {
-    return absl::InternalError("issued X.509-SVID outlives its issuer");
-  }
-  return FinishX509(std::move(leaf), now);
+  if (key == nullptr) return absl::InvalidArgumentError("subject key is required");
+  ASSIGN_OR_RETURN(SigningState st, GetSigningState());
+  return SignWith(st, nullptr, key, id, dns_names, ttl);
 }
 
 absl::StatusOr<SignedJwt> ServerCa::SignJwtSvid(const SpiffeId& id,

@@ -18,6 +18,7 @@
 #include "common/keys.h"
 #include "common/openssl_util.h"
 #include "common/spiffe_id.h"
+#include "common/x509.h"
 #include "server/clock.h"
 #include "server/datastore/datastore.h"
 #include "server/key_manager.h"
@@ -49,10 +50,23 @@ struct CaStatus {
 };
 
 struct SignedX509 {
+  // For SVIDs signed from a CSR the leaf's public key is held in encoded form
+  // only (X509_get0_pubkey returns nullptr; see X509Issuer::IssueLeaf): parse
+  // leaf_der for a fully decoded certificate. SignX509SvidForKey gives a
+  // complete object.
   X509Ptr leaf;
   std::string leaf_der;
   absl::Time expires_at;
   std::string serial_hex;
+};
+
+// X509SvidRequest is one CSR to sign in a batch (see
+// ServerCa::SignX509SvidsFromCsrs). Every field is borrowed for the call.
+struct X509SvidRequest {
+  absl::string_view csr_der;
+  const SpiffeId* id = nullptr;
+  const std::vector<std::string>* dns_names = nullptr;  // nullptr: none
+  absl::Duration ttl;                                   // zero: default
 };
 
 struct SignedJwt {
@@ -99,6 +113,12 @@ class ServerCa {
   [[nodiscard]] absl::StatusOr<SignedX509> SignX509SvidFromCsr(
       absl::string_view csr_der, const SpiffeId& id, const std::vector<std::string>& dns_names,
       absl::Duration ttl);
+  // SignX509SvidsFromCsrs signs every request as SignX509SvidFromCsr does,
+  // on up to hardware_concurrency threads when the batch has at least
+  // kParallelBatchMin requests, and returns one result per request in order.
+  [[nodiscard]] std::vector<absl::StatusOr<SignedX509>> SignX509SvidsFromCsrs(
+      const std::vector<X509SvidRequest>& reqs);
+  static constexpr size_t kParallelBatchMin = 16;
   // SignX509SvidForKey is the same for a public key held by the caller.
   [[nodiscard]] absl::StatusOr<SignedX509> SignX509SvidForKey(
       const EVP_PKEY* key, const SpiffeId& id, const std::vector<std::string>& dns_names,
@@ -146,10 +166,29 @@ class ServerCa {
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PublishX509(const X509Slot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishJwt(const JwtSlot& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<SignedX509> FinishX509(X509Ptr leaf, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration CapTtl(absl::Duration ttl, absl::Duration def, absl::Time now,
-                        absl::Time not_after);
+  // SigningState is what signing needs, taken under mu_ and then used
+  // without it: the active issuer and the bundle it is verified against.
+  struct SigningState {
+    std::shared_ptr<const X509Issuer> issuer;
+    std::shared_ptr<const BundleSet> bundles;
+    absl::Time now;
+  };
+  // GetSigningState returns the state for signing now; Unavailable when there
+  // is no usable X.509 CA.
+  absl::StatusOr<SigningState> GetSigningState();
+  // SignWith issues and re-verifies one X.509-SVID for `key` (no lock held).
+  // Exactly one of `encoded` and `decoded` is set.
+  absl::StatusOr<SignedX509> SignWith(const SigningState& st, const X509_PUBKEY* encoded,
+                                      const EVP_PKEY* decoded, const SpiffeId& id,
+                                      const std::vector<std::string>& dns_names,
+                                      absl::Duration ttl) const;
+  // SignCsrWith parses and verifies the CSR, then calls SignWith.
+  absl::StatusOr<SignedX509> SignCsrWith(const SigningState& st, absl::string_view csr_der,
+                                         const SpiffeId& id,
+                                         const std::vector<std::string>& dns_names,
+                                         absl::Duration ttl) const;
+  static absl::Duration CapTtl(absl::Duration ttl, absl::Duration def, absl::Time now,
+                               absl::Time not_after);
 
   const CaOptions opts_;
   Datastore* const ds_;
@@ -163,7 +202,11 @@ class ServerCa {
   JwtSlot jwt_current_ ABSL_GUARDED_BY(mu_);
   JwtSlot jwt_next_ ABSL_GUARDED_BY(mu_);
   signet::types::Bundle bundle_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<BundleSet> bundle_set_ ABSL_GUARDED_BY(mu_);  // for re-verification
+  // The bundle as a BundleSet, for re-verification; replaced (never modified)
+  // on change, shared with signers working outside mu_.
+  std::shared_ptr<const BundleSet> bundle_set_ ABSL_GUARDED_BY(mu_);
+  // Issuing context of x509_current_ (nullptr when empty); replaced with it.
+  std::shared_ptr<const X509Issuer> issuer_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_change_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -94,7 +94,9 @@ void PrintAgent(const AttestedAgent& a) {
   std::cout << "Attestation type  : " << a.attestation_type() << "\n";
   std::cout << "Expiration time   : " << FormatUnix(a.x509_svid_expires_at()) << "\n";
   std::cout << "Serial number     : " << a.x509_svid_serial() << "\n";
-  std::cout << "Can re-attest     : " << (a.attestation_type() == "x509pop" ? "true" : "false")
+  std::cout << "Can re-attest     : "
+            << (a.attestation_type() == "x509pop" || a.attestation_type() == "k8s_psat" ? "true"
+                                                                                        : "false")
             << "\n";
   std::cout << "Banned            : " << (a.banned() ? "true" : "false") << "\n";
   for (const auto& s : a.selectors()) {

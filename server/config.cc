@@ -172,7 +172,8 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
   // NodeAttestor
   ConfigSection na = p.Section("NodeAttestor");
   if (!na.present()) {
-    p.Error("NodeAttestor", "at least one NodeAttestor (join_token, x509pop) is required");
+    p.Error("NodeAttestor",
+            "at least one NodeAttestor (join_token, x509pop, k8s_psat) is required");
   } else {
     if (na.Has("join_token")) {
       c.join_token_enabled = true;
@@ -189,8 +190,13 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
         }
       });
     }
-    if (!c.join_token_enabled && !c.x509pop_enabled) {
-      p.Error("NodeAttestor", "at least one NodeAttestor (join_token, x509pop) is required");
+    if (na.Has("k8s_psat")) {
+      c.k8s_psat_enabled = true;
+      ReadPlugin(na, "k8s_psat", [&c](ConfigSection& d) { c.k8s_psat = ParseK8sPsatConfig(d); });
+    }
+    if (!c.join_token_enabled && !c.x509pop_enabled && !c.k8s_psat_enabled) {
+      p.Error("NodeAttestor",
+              "at least one NodeAttestor (join_token, x509pop, k8s_psat) is required");
     }
     na.Finish();
   }

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
+#include "server/nodeattestor/k8s_psat_config.h"
 
 namespace signet::server {
 
@@ -55,6 +56,8 @@ struct ServerConfig {
   bool join_token_enabled = false;
   bool x509pop_enabled = false;
   std::string x509pop_ca_bundle_path;
+  bool k8s_psat_enabled = false;
+  K8sPsatConfig k8s_psat;  // plugins.NodeAttestor.k8s_psat
 
   // EffectiveAgentTtl returns agent_ttl, or default_x509_svid_ttl when unset.
   absl::Duration EffectiveAgentTtl() const {

@@ -166,9 +166,16 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
         VerifyChallengeSignature(ident.leaf_key.get(), challenge, resp.challenge_response()));
     agent_path = "/spire/agent/x509pop/" + ident.fingerprint;
     selectors = std::move(ident.selectors);
+  } else if (type == "k8s_psat") {
+    if (k8s_psat_ == nullptr) {
+      return absl::PermissionDeniedError("node attestor \"k8s_psat\" is not configured");
+    }
+    ASSIGN_OR_RETURN(K8sPsatResult r, k8s_psat_->Attest(params.data().payload()));
+    agent_path = r.agent_id.path();
+    selectors = std::move(r.selectors);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown attestation type \"", type, "\" (want join_token or x509pop)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown attestation type \"", type,
+                                                   "\" (want join_token, x509pop or k8s_psat)"));
   }
   ASSIGN_OR_RETURN(SpiffeId agent_id, SpiffeId::FromParts(td, agent_path));
   *agent_id_out = agent_id.ToString();
@@ -481,31 +488,50 @@ grpc::Status NodeService::BatchNewX509Svid(grpc::ServerContext* ctx,
         d_->entries->ComputeAuthorized(caller, SelectorsOf(agent), d_->clock->Now());
     std::map<std::string, const RegistrationEntry*> by_id;
     for (const RegistrationEntry& e : auth.entries) by_id[e.id()] = &e;
-    for (const signet::agent::NewX509SvidParams& p : req->params()) {
-      signet::agent::BatchNewX509SvidResult* r = resp->add_results();
-      r->set_entry_id(p.entry_id());
+    // Authorization per param first, then every authorized CSR is signed in
+    // one batch (in parallel for large batches); results keep param order.
+    const int n = req->params_size();
+    std::vector<absl::Status> statuses(n);
+    std::vector<absl::StatusOr<SpiffeId>> ids(n, absl::InternalError("unset"));
+    std::vector<std::vector<std::string>> dns(n);
+    std::vector<X509SvidRequest> batch;
+    std::vector<int> batch_index;
+    batch.reserve(n);
+    batch_index.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      const signet::agent::NewX509SvidParams& p = req->params(i);
       auto it = by_id.find(p.entry_id());
-      absl::Status rs;
       if (it == by_id.end()) {
-        rs = absl::PermissionDeniedError(
+        statuses[i] = absl::PermissionDeniedError(
             absl::StrCat("entry ", p.entry_id(), " is not authorized for this agent"));
-      } else {
-        const RegistrationEntry& e = *it->second;
-        absl::StatusOr<SpiffeId> id = SpiffeId::FromString(e.spiffe_id());
-        absl::StatusOr<SignedX509> svid =
-            id.ok() ? d_->ca->SignX509SvidFromCsr(
-                          p.csr(), *id,
-                          std::vector<std::string>(e.dns_names().begin(), e.dns_names().end()),
-                          absl::Seconds(e.x509_svid_ttl()))
-                    : absl::StatusOr<SignedX509>(id.status());
-        if (svid.ok()) {
-          FillSvid(*id, *svid, r->mutable_svid());
-        } else {
-          rs = svid.status();
-        }
+        continue;
       }
-      r->set_status_code(static_cast<int32_t>(rs.code()));
-      r->set_status_message(std::string(rs.message()));
+      const RegistrationEntry& e = *it->second;
+      ids[i] = SpiffeId::FromString(e.spiffe_id());
+      if (!ids[i].ok()) {
+        statuses[i] = ids[i].status();
+        continue;
+      }
+      dns[i].assign(e.dns_names().begin(), e.dns_names().end());
+      batch.push_back({p.csr(), &*ids[i], &dns[i], absl::Seconds(e.x509_svid_ttl())});
+      batch_index.push_back(i);
+    }
+    std::vector<absl::StatusOr<SignedX509>> signed_svids = d_->ca->SignX509SvidsFromCsrs(batch);
+    std::vector<const SignedX509*> svids(n, nullptr);
+    for (size_t j = 0; j < batch.size(); ++j) {
+      const int i = batch_index[j];
+      if (signed_svids[j].ok()) {
+        svids[i] = &*signed_svids[j];
+      } else {
+        statuses[i] = signed_svids[j].status();
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      signet::agent::BatchNewX509SvidResult* r = resp->add_results();
+      r->set_entry_id(req->params(i).entry_id());
+      if (svids[i] != nullptr) FillSvid(*ids[i], *svids[i], r->mutable_svid());
+      r->set_status_code(static_cast<int32_t>(statuses[i].code()));
+      r->set_status_message(std::string(statuses[i].message()));
     }
     return absl::OkStatus();
   }();

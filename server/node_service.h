@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
+#include "server/nodeattestor/k8s_psat.h"
 #include "server/sync_hub.h"
 #include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"
@@ -26,8 +27,14 @@ inline constexpr int kMaxBatchSvidParams = 1000;
 class NodeService final
     : public signet::agent::Node::WithCallbackMethod_Sync<signet::agent::Node::Service> {
  public:
-  NodeService(ServerDeps* deps, EntryStore* store, std::vector<X509Ptr> x509pop_roots)
-      : d_(deps), store_(store), x509pop_roots_(std::move(x509pop_roots)), sync_work_(2) {}
+  // `k8s_psat` verifies k8s_psat attestations; null when not configured.
+  NodeService(ServerDeps* deps, EntryStore* store, std::vector<X509Ptr> x509pop_roots,
+              std::unique_ptr<K8sPsatVerifier> k8s_psat = nullptr)
+      : d_(deps),
+        store_(store),
+        x509pop_roots_(std::move(x509pop_roots)),
+        k8s_psat_(std::move(k8s_psat)),
+        sync_work_(2) {}
 
   grpc::Status Attest(grpc::ServerContext* ctx,
                       grpc::ServerReaderWriter<signet::agent::AttestResponse,
@@ -71,6 +78,7 @@ class NodeService final
   ServerDeps* const d_;
   EntryStore* const store_;
   const std::vector<X509Ptr> x509pop_roots_;
+  const std::unique_ptr<K8sPsatVerifier> k8s_psat_;
   WorkQueue sync_work_;  // last: destroyed (drained) first
 };
 

@@ -75,8 +75,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     }
     roots = std::move(*certs);
   }
-  s->node_service_ =
-      std::make_unique<NodeService>(s->deps_.get(), s->store_.get(), std::move(roots));
+  std::unique_ptr<K8sPsatVerifier> k8s_psat;
+  if (c.k8s_psat_enabled) {
+    ASSIGN_OR_RETURN(k8s_psat, NewK8sPsatVerifier(td, c.k8s_psat));
+  }
+  s->node_service_ = std::make_unique<NodeService>(s->deps_.get(), s->store_.get(),
+                                                   std::move(roots), std::move(k8s_psat));
   Server* raw = s.get();
   s->admin_service_ = std::make_unique<AdminService>(s->deps_.get(), s->store_.get(),
                                                      [raw] { return raw->Ready(); });

@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "attestors/cgroup/container_info.h"
-#include "common/http/http_client.h"
 #include "attestors/workload_attestor.h"
 #include "common/config.h"
+#include "common/http/http_client.h"
 
 namespace signet::attestors {
 

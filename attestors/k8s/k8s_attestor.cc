@@ -230,8 +230,10 @@ absl::StatusOr<std::unique_ptr<K8sAttestor>> K8sAttestor::Create(
         return absl::FailedPreconditionError("k8s: no node name and gethostname failed");
       }
       host = buf;
-      if (connect_address.empty()) connect_address = "127.0.0.1";
     }
+    // As SPIRE: dial the kubelet on loopback (the agent runs with
+    // hostNetwork) and check its certificate against the node name.
+    if (connect_address.empty()) connect_address = "127.0.0.1";
     url = absl::StrCat("https://", host, ":", port, "/pods");
   }
   if (!locator) locator = NewProcContainerLocator();

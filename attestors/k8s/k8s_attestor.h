@@ -18,9 +18,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "attestors/cgroup/container_info.h"
-#include "common/http/http_client.h"
 #include "attestors/workload_attestor.h"
 #include "common/config.h"
+#include "common/http/http_client.h"
 
 namespace signet::attestors {
 
@@ -37,9 +37,9 @@ struct K8sAttestorConfig {
   std::string kubelet_ca_path = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
   // Environment variable holding the node name (downward API), and a fixed
   // node name that takes precedence. The kubelet is reached at
-  // https://<node name>:<port>; without a node name at this host's name
-  // resolved to 127.0.0.1 (so the certificate is checked against the host
-  // name).
+  // https://<node name>:<port> (this host's name without a node name) with
+  // the name resolved to 127.0.0.1, as SPIRE does (the agent runs with
+  // hostNetwork), so the certificate is checked against the node name.
   std::string node_name_env = "MY_NODE_NAME";
   std::string node_name;
   // Bounded wait for a just-started pod to appear in the kubelet's list.

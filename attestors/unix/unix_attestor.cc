@@ -20,8 +20,34 @@ uint32_t EffectiveId(const std::vector<uint32_t>& ids) { return ids.size() > 1 ?
 
 }  // namespace
 
-UnixAttestor::UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc)
-    : config_(config), proc_(std::move(proc)) {}
+UnixAttestor::UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc,
+                           std::function<absl::Time()> clock)
+    : config_(config), proc_(std::move(proc)), clock_(std::move(clock)) {}
+
+std::optional<std::string> UnixAttestor::UserName(uint32_t uid) {
+  return CachedLookup(uid, /*user=*/true);
+}
+
+std::optional<std::string> UnixAttestor::GroupName(uint32_t gid) {
+  return CachedLookup(gid, /*user=*/false);
+}
+
+std::optional<std::string> UnixAttestor::CachedLookup(uint32_t id, bool user) {
+  absl::Time now = clock_();
+  {
+    absl::MutexLock l(&mu_);
+    std::map<uint32_t, CachedName>& cache = user ? user_names_ : group_names_;
+    auto it = cache.find(id);
+    if (it != cache.end() && now < it->second.expires) return it->second.name;
+  }
+  // Looked up outside the lock: NSS may be slow.
+  std::optional<std::string> name = user ? proc_->UserName(id) : proc_->GroupName(id);
+  absl::MutexLock l(&mu_);
+  std::map<uint32_t, CachedName>& cache = user ? user_names_ : group_names_;
+  if (cache.size() >= kMaxCacheEntries) cache.clear();
+  cache[id] = CachedName{name, now + kNameTtl};
+  return name;
+}
 
 uint64_t UnixAttestor::hashes_computed() const {
   absl::MutexLock l(&mu_);
@@ -37,12 +63,12 @@ absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(pid_t pid) {
   uint32_t uid = EffectiveId(ids.uids);
   uint32_t gid = EffectiveId(ids.gids);
   add("uid", absl::StrCat(uid));
-  if (auto n = proc_->UserName(uid)) add("user", *n);
+  if (auto n = UserName(uid)) add("user", *n);
   add("gid", absl::StrCat(gid));
-  if (auto n = proc_->GroupName(gid)) add("group", *n);
+  if (auto n = GroupName(gid)) add("group", *n);
   for (uint32_t g : ids.groups) {
     add("supplementary_gid", absl::StrCat(g));
-    if (auto n = proc_->GroupName(g)) add("supplementary_group", *n);
+    if (auto n = GroupName(g)) add("supplementary_group", *n);
   }
   if (config_.discover_workload_path) {
     ASSIGN_OR_RETURN(std::string path, proc_->ExePath(pid));

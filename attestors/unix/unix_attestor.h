@@ -5,13 +5,16 @@
 #define SIGNET_ATTESTORS_UNIX_UNIX_ATTESTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "attestors/process_info.h"
 #include "attestors/workload_attestor.h"
 
@@ -34,7 +37,13 @@ class UnixAttestor : public WorkloadAttestor {
   // Most cached hashes kept; the cache is cleared when it is full.
   static constexpr size_t kMaxCacheEntries = 4096;
 
-  UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc);
+  // How long a uid/gid -> name lookup (or its absence) is reused.
+  static constexpr absl::Duration kNameTtl = absl::Seconds(1);
+
+  // `clock` drives the name cache's TTL (injected by tests).
+  UnixAttestor(
+      UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc,
+      std::function<absl::Time()> clock = [] { return absl::Now(); });
 
   // Attest returns unix:uid, unix:user, unix:gid, unix:group,
   // unix:supplementary_gid, unix:supplementary_group (names when they resolve)
@@ -48,15 +57,28 @@ class UnixAttestor : public WorkloadAttestor {
   uint64_t hashes_computed() const;
 
  private:
+  struct CachedName {
+    std::optional<std::string> name;
+    absl::Time expires;
+  };
+
   absl::StatusOr<std::string> ExeSha256Hex(pid_t pid);
+  // UserName / GroupName resolve through proc_, cached for kNameTtl (the NSS
+  // lookups open and parse /etc/passwd and /etc/group on every call).
+  std::optional<std::string> UserName(uint32_t uid);
+  std::optional<std::string> GroupName(uint32_t gid);
+  std::optional<std::string> CachedLookup(uint32_t id, bool user) ABSL_LOCKS_EXCLUDED(mu_);
 
   const UnixAttestorConfig config_;
   const std::unique_ptr<ProcessInfo> proc_;
+  const std::function<absl::Time()> clock_;
 
   mutable absl::Mutex mu_;
   // Guarded by mu_
   std::map<FileIdentity, std::string> hash_cache_ ABSL_GUARDED_BY(mu_);
   uint64_t hashes_computed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint32_t, CachedName> user_names_ ABSL_GUARDED_BY(mu_);
+  std::map<uint32_t, CachedName> group_names_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace signet::attestors

@@ -67,7 +67,6 @@ K8sPsatConfig ParseK8sPsatConfig(ConfigSection& data) {
   if (clusters.present() && out.clusters.empty()) {
     data.Error("clusters", "at least one cluster must be configured");
   }
-  data.Finish();
   return out;
 }
 
@@ -81,9 +80,9 @@ absl::StatusOr<std::unique_ptr<K8sPsatVerifier>> NewK8sPsatVerifier(const TrustD
     absl::StatusOr<KubeApiTransport> transport =
         api.ok() ? NewHttpsKubeApiTransport(*api) : absl::StatusOr<KubeApiTransport>(api.status());
     if (!transport.ok()) {
-      return absl::Status(transport.status().code(),
-                          absl::StrCat("k8s_psat: cluster \"", name,
-                                       "\": ", transport.status().message()));
+      return absl::Status(
+          transport.status().code(),
+          absl::StrCat("k8s_psat: cluster \"", name, "\": ", transport.status().message()));
     }
     K8sPsatClusterConfig c;
     c.service_account_allow_list = s.service_account_allow_list;

@@ -47,7 +47,9 @@ struct K8sPsatConfig {
 // ParseK8sPsatConfig reads a k8s_psat plugin_data section. Problems (no
 // clusters, empty or malformed allow list, empty audience, bad duration,
 // unknown keys) are recorded in the section's ConfigErrors with file and
-// line; no files are read here. The section is Finish()ed.
+// line; no files are read here. Each cluster's mapping is Finish()ed; `data`
+// itself is left to the caller to Finish() (the server's ReadPlugin does),
+// so unknown keys beside "clusters" are reported once.
 K8sPsatConfig ParseK8sPsatConfig(ConfigSection& data);
 
 // NewK8sPsatVerifier resolves each cluster's apiserver settings (kubeconfig,

@@ -96,6 +96,66 @@ TEST(AgentConfigTest, X509popNeedsPaths) {
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("private_key_path"));
 }
 
+// WithNodeAttestor returns kGood with the join_token NodeAttestor replaced by
+// `plugin` (indented YAML lines under NodeAttestor).
+std::string WithNodeAttestor(const std::string& plugin) {
+  std::string y = kGood;
+  y.replace(y.find("    join_token: {}\n"), 19, plugin);
+  return y;
+}
+
+TEST(AgentConfigTest, K8sPsatPluginData) {
+  auto c =
+      Load(WithNodeAttestor("    k8s_psat:\n      plugin_data:\n        cluster: prod\n"
+                            "        token_path: /run/tok\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_attestor, "k8s_psat");
+  EXPECT_EQ(c->k8s_psat_cluster, "prod");
+  EXPECT_EQ(c->k8s_psat_token_path, "/run/tok");
+}
+
+TEST(AgentConfigTest, K8sPsatFlatWithDefaultTokenPath) {
+  auto c = Load(WithNodeAttestor("    k8s_psat:\n      cluster: prod\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->k8s_psat_cluster, "prod");
+  EXPECT_EQ(c->k8s_psat_token_path, "/var/run/secrets/tokens/spire-agent");
+}
+
+TEST(AgentConfigTest, K8sPsatNeedsCluster) {
+  auto c = Load(WithNodeAttestor("    k8s_psat:\n      plugin_data: {}\n"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("plugins.NodeAttestor.k8s_psat.plugin_data.cluster: is required"));
+}
+
+TEST(AgentConfigTest, K8sPsatClusterWithSlash) {
+  auto c = Load(WithNodeAttestor("    k8s_psat:\n      cluster: a/b\n"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("cluster: must not contain '/'"));
+}
+
+TEST(AgentConfigTest, K8sPsatUnknownKey) {
+  auto c = Load(WithNodeAttestor("    k8s_psat:\n      cluster: prod\n      tokn_path: /x\n"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("plugins.NodeAttestor.k8s_psat.tokn_path"));
+}
+
+TEST(AgentConfigTest, UnknownNodeAttestorListsSupported) {
+  auto c = Load(WithNodeAttestor("    aws_iid: {}\n"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("unknown NodeAttestor plugin (supported: join_token, x509pop, k8s_psat)"));
+}
+
+TEST(AgentConfigTest, K8sWorkloadAttestorBeside) {
+  std::string y = WithNodeAttestor("    k8s_psat:\n      cluster: prod\n");
+  y += "    k8s:\n      plugin_data:\n        skip_kubelet_verification: true\n";
+  auto c = Load(y);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->attestors->size(), 2u);
+}
+
 // ExampleConfigPath returns the repository's conf/agent.yaml.
 std::string ExampleConfigPath() { return signet::testutil::SourceDir() + "/conf/agent.yaml"; }
 

@@ -291,7 +291,12 @@ TEST_F(WorkloadHandlerTest, HeaderTwiceIsInvalidArgument) {
 
 TEST_F(WorkloadHandlerTest, WitRpcsAreUnimplemented) {
   manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
-  auto statuses = CallAll(this, stub_.get(), [this] { return Ctx(); });
+  // The three streams stay open (entitled caller): end them by deadline.
+  auto statuses = CallAll(this, stub_.get(), [this] {
+    auto c = Ctx();
+    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+    return c;
+  });
   EXPECT_EQ(statuses[5].error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(statuses[6].error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
@@ -388,10 +393,62 @@ TEST_F(WorkloadHandlerTest, StreamPushesRotationAndEndsWhenEntryDeleted) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// WaitOpenStreams waits (bounded) until the handler has `n` open streams.
+bool WaitOpenStreams(WorkloadHandler* h, size_t n) {
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (h->open_streams() != n) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+TEST_F(WorkloadHandlerTest, CancelledStreamIsReleased) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/a", {kUid})}));
+  auto ctx = Ctx();
+  auto reader = stub_->FetchX509SVID(ctx.get(), X509SVIDRequest());
+  X509SVIDResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(handler_->open_streams(), 1u);
+  ctx->TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitOpenStreams(handler_.get(), 0));
+}
+
+TEST_F(WorkloadHandlerTest, EntitledButNotMintedIsUnavailableAfterMintWait) {
+  WorkloadEntry e = Entry("e1", "spiffe://example.org/a", {kUid});
+  e.svid = nullptr;
+  manager_.Set(Ready({e}));
+  auto ctx = Ctx();
+  auto reader = stub_->FetchX509SVID(ctx.get(), X509SVIDRequest());
+  X509SVIDResponse m;
+  EXPECT_FALSE(reader->Read(&m));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "agent is not ready: no identities synced yet");
+  EXPECT_TRUE(WaitOpenStreams(handler_.get(), 0));
+}
+
+TEST_F(WorkloadHandlerTest, PendingSvidIsSentOnceMinted) {
+  WorkloadEntry e = Entry("e1", "spiffe://example.org/a", {kUid});
+  WorkloadEntry pending = e;
+  pending.svid = nullptr;
+  manager_.Set(Ready({pending}));
+  auto ctx = Ctx();
+  auto reader = stub_->FetchX509SVID(ctx.get(), X509SVIDRequest());
+  ASSERT_TRUE(WaitOpenStreams(handler_.get(), 1));
+  manager_.Set(Ready({e}));
+  X509SVIDResponse m;
+  ASSERT_TRUE(reader->Read(&m));
+  EXPECT_EQ(m.svids(0).x509_svid(), e.svid->chain_der);
+}
+
 TEST_F(WorkloadHandlerTest, UnchangedSnapshotSendsNothingNew) {
   manager_.Set(Ready({Entry("e1", "spiffe://example.org/a", {kUid}),
                       Entry("e9", "spiffe://example.org/z", {{"unix", "uid:9"}})}));
   auto ctx = Ctx();
+  // The deadline counts from the call's start (it cannot be changed later).
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
   auto reader = stub_->FetchX509SVID(ctx.get(), X509SVIDRequest());
   X509SVIDResponse first;
   ASSERT_TRUE(reader->Read(&first));
@@ -401,9 +458,9 @@ TEST_F(WorkloadHandlerTest, UnchangedSnapshotSendsNothingNew) {
   s.entries.pop_back();
   s.bundle = manager_.Snapshot()->bundle;
   manager_.Set(std::move(s));
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
   X509SVIDResponse next;
   EXPECT_FALSE(reader->Read(&next));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
 TEST_F(WorkloadHandlerTest, X509BundlesKeyedBySpiffeTd) {

@@ -109,15 +109,15 @@ Built Build(const std::string& yaml) {
 }
 
 TEST(CatalogTest, FromConfigBuildsDockerFlat) {
-  Built b = Build("docker:\n  docker_socket_path: /tmp/sg-docker.sock\n  docker_version: \"1.41\"\n");
+  Built b =
+      Build("docker:\n  docker_socket_path: /tmp/sg-docker.sock\n  docker_version: \"1.41\"\n");
   ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
   EXPECT_EQ(b.errors, "");
   EXPECT_EQ(b.size, 1u);
 }
 
 TEST(CatalogTest, FromConfigBuildsDockerPluginData) {
-  Built b = Build(
-      "docker:\n  plugin_data:\n    docker_socket_path: /tmp/sg-docker.sock\n");
+  Built b = Build("docker:\n  plugin_data:\n    docker_socket_path: /tmp/sg-docker.sock\n");
   ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
   EXPECT_EQ(b.errors, "");
   EXPECT_EQ(b.size, 1u);
@@ -131,8 +131,8 @@ TEST(CatalogTest, FromConfigBuildsK8sFlat) {
 }
 
 TEST(CatalogTest, FromConfigBuildsK8sPluginData) {
-  Built b = Build(
-      "k8s:\n  plugin_data:\n    kubelet_read_only_port: 10255\n    max_poll_attempts: 5\n");
+  Built b =
+      Build("k8s:\n  plugin_data:\n    kubelet_read_only_port: 10255\n    max_poll_attempts: 5\n");
   ASSERT_TRUE(b.status.ok()) << b.status << b.errors;
   EXPECT_EQ(b.errors, "");
   EXPECT_EQ(b.size, 1u);
@@ -159,7 +159,8 @@ TEST(CatalogTest, FromConfigBadK8sPollAttemptsIsReported) {
 
 TEST(CatalogTest, FromConfigUnknownDockerKeyIsReported) {
   Built b = Build("docker:\n  plugin_data:\n    docker_sock: /x\n");
-  EXPECT_THAT(b.errors, ::testing::HasSubstr("plugins.WorkloadAttestor.docker.plugin_data.docker_sock"));
+  EXPECT_THAT(b.errors,
+              ::testing::HasSubstr("plugins.WorkloadAttestor.docker.plugin_data.docker_sock"));
 }
 
 TEST(CatalogTest, FromConfigFlatKeyBesidePluginDataIsReported) {

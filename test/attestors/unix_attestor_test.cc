@@ -66,12 +66,16 @@ class FakeProcessInfo : public ProcessInfo {
     return std::unique_ptr<ExecutableFile>(
         new FakeExe(it->second.file, it->second.content, &reads));
   }
+  int name_lookups = 0;
+
   std::optional<std::string> UserName(uint32_t uid) override {
+    ++name_lookups;
     auto it = users.find(uid);
     if (it == users.end()) return std::nullopt;
     return it->second;
   }
   std::optional<std::string> GroupName(uint32_t gid) override {
+    ++name_lookups;
     auto it = groups.find(gid);
     if (it == groups.end()) return std::nullopt;
     return it->second;
@@ -111,6 +115,30 @@ TEST(UnixAttestorTest, IdSelectorsUseEffectiveIdsAndNames) {
   EXPECT_THAT(*s, Contains(U("supplementary_group:wheel")));
   EXPECT_EQ(s->size(), 7u);  // no name for group 20, no path without discover
   EXPECT_EQ(a.name(), "unix");
+}
+
+TEST(UnixAttestorTest, NamesAreCachedForTheirTtl) {
+  auto proc = Standard();
+  FakeProcessInfo* fake = proc.get();
+  absl::Time now = absl::FromUnixSeconds(1000);
+  UnixAttestor a({}, std::move(proc), [&now] { return now; });
+  ASSERT_TRUE(a.Attest(7).ok());
+  const int first = fake->name_lookups;  // user, group, 2 supplementary groups
+  EXPECT_EQ(first, 4);
+  // Within the TTL: no lookups, even after the database changed.
+  fake->users[1001] = "bob";
+  now += UnixAttestor::kNameTtl / 2;
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(fake->name_lookups, first);
+  EXPECT_THAT(*s, Contains(U("user:alice")));
+  // After it: looked up again, new name.
+  now += UnixAttestor::kNameTtl;
+  s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(fake->name_lookups, 2 * first);
+  EXPECT_THAT(*s, Contains(U("user:bob")));
+  EXPECT_THAT(*s, Not(Contains(U("user:alice"))));
 }
 
 TEST(UnixAttestorTest, NoPathOrHashWithoutDiscoverWorkloadPath) {

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -858,6 +859,254 @@ TEST(OpensslCliTest, VerifiesAndPrintsOurLeaf) {
   EXPECT_THAT(out, HasSubstr("TLS Web Server Authentication, TLS Web Client Authentication"));
 
   RunCommand("rm -rf " + dir, &status);
+}
+
+// --- X509Issuer, ParseCsrPublicKey, VerifyIssuedX509Svid (fast signing path) ---
+
+BundleSet BundleOf(absl::string_view td, const X509* ca) {
+  Bundle b(Td(td));
+  b.AddX509Authority(CopyCert(ca));
+  BundleSet set;
+  set.Put(std::move(b));
+  return set;
+}
+
+std::unique_ptr<X509Issuer> IssuerOf(const TestCa& ca) {
+  absl::StatusOr<std::unique_ptr<X509Issuer>> is = X509Issuer::Create(ca.cert.get(), ca.key.get());
+  EXPECT_TRUE(is.ok()) << is.status();
+  return *std::move(is);
+}
+
+TEST(X509IssuerTest, LeafHasTheIssueLeafProfileAndVerifiesThroughTheChainBuilder) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  EvpPkeyPtr key = Key();
+  absl::StatusOr<std::string> csr = CreateCsrDer(key.get());
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(*csr);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  LeafParams p = LeafP("spiffe://example.org/w");
+  p.dns_names = {"a.example.org", "b.example.org"};
+  absl::StatusOr<X509Ptr> fast = is->IssueLeaf(pub->get(), p);
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  absl::StatusOr<X509Ptr> slow = IssueLeaf(ca.cert.get(), ca.key.get(), key.get(), p);
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  // Same extensions (DER), names, validity and key as the reference issuer.
+  // A leaf issued for an encoded key keeps it encoded: parse its DER.
+  EXPECT_EQ(X509_get0_pubkey(fast->get()), nullptr);
+  X509Ptr fast_parsed = ParseCertDer(CertToDer(fast->get()).value()).value();
+  X509* f = fast_parsed.get();
+  X509* s = slow->get();
+  ASSERT_EQ(X509_get_ext_count(f), X509_get_ext_count(s));
+  for (int i = 0; i < X509_get_ext_count(s); ++i) {
+    unsigned char* a = nullptr;
+    unsigned char* b = nullptr;
+    int la = i2d_X509_EXTENSION(X509_get_ext(f, i), &a);
+    int lb = i2d_X509_EXTENSION(X509_get_ext(s, i), &b);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(a), la),
+              std::string(reinterpret_cast<char*>(b), lb))
+        << "extension " << i;
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+  }
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(f), X509_get_subject_name(s)), 0);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(f), X509_get_issuer_name(s)), 0);
+  EXPECT_EQ(CertNotBefore(f), CertNotBefore(s));
+  EXPECT_EQ(CertNotAfter(f), CertNotAfter(s));
+  EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(f), key.get()));
+  EXPECT_EQ(X509_get_signature_nid(f), X509_get_signature_nid(s));
+  EXPECT_NE(CertSerialHex(f), CertSerialHex(s));
+  std::vector<X509Ptr> chain;
+  chain.push_back(CopyCert(f));
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyX509Svid(chain, set, kNow);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->ToString(), "spiffe://example.org/w");
+  absl::StatusOr<SpiffeId> id2 = VerifyIssuedX509Svid(fast->get(), *is, set, kNow);
+  ASSERT_TRUE(id2.ok()) << id2.status();
+}
+
+TEST(X509IssuerTest, RsaSubjectKeyGetsKeyEncipherment) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  EvpPkeyPtr key = Key(KeyType::kRsa2048);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(key.get()).value());
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  absl::StatusOr<X509Ptr> leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w"));
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  EXPECT_NE(X509_get_key_usage(leaf->get()) & KU_KEY_ENCIPHERMENT, 0u);
+  EXPECT_EQ(X509_get_key_usage(leaf->get()) & KU_KEY_AGREEMENT, 0u);
+  X509Ptr parsed = ParseCertDer(CertToDer(leaf->get()).value()).value();
+  EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(parsed.get()), key.get()));
+}
+
+TEST(X509IssuerTest, DecodedKeyGivesACompleteCertificate) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  EvpPkeyPtr key = Key();
+  absl::StatusOr<X509Ptr> leaf =
+      is->IssueLeaf(static_cast<const EVP_PKEY*>(key.get()), LeafP("spiffe://example.org/w"));
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(leaf->get()), key.get()));
+  std::vector<X509Ptr> chain;
+  chain.push_back(CopyCert(leaf->get()));
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyX509Svid(chain, set, kNow);
+  EXPECT_TRUE(id.ok()) << id.status();
+}
+
+TEST(X509IssuerTest, RejectsRootPathId) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  absl::StatusOr<X509Ptr> leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org"));
+  EXPECT_EQ(leaf.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(leaf.status().message(), HasSubstr("must have a non-root path"));
+}
+
+TEST(X509IssuerTest, ExpiredIssuerIsFailedPrecondition) {
+  TestCa ca = MakeRoot("example.org", kNow, absl::Hours(24));
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  absl::StatusOr<X509Ptr> leaf =
+      is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w", kNow + absl::Hours(25)));
+  EXPECT_EQ(leaf.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(leaf.status().message(), "issuer certificate has expired");
+}
+
+TEST(X509IssuerTest, CreateRejectsMismatchedKey) {
+  TestCa ca = MakeRoot("example.org");
+  EvpPkeyPtr other = Key();
+  absl::StatusOr<std::unique_ptr<X509Issuer>> is = X509Issuer::Create(ca.cert.get(), other.get());
+  EXPECT_EQ(is.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(is.status().message(), "issuer key does not match the issuer certificate");
+}
+
+TEST(ParseCsrPublicKeyTest, P384CsrParses) {
+  EvpPkeyPtr key = Key(KeyType::kEcP384);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(key.get()).value());
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(pub->get(), &der);
+  ASSERT_GT(len, 0);
+  std::string spki(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  EXPECT_EQ(spki, PublicKeyToDer(key.get()).value());
+}
+
+TEST(ParseCsrPublicKeyTest, TamperedCsrSignatureIsInvalid) {
+  std::string csr = CreateCsrDer(Key().get()).value();
+  // Flip a bit inside the CertificationRequestInfo (the subject O=SPIFFE).
+  size_t pos = csr.find("SPIFFE");
+  ASSERT_NE(pos, std::string::npos);
+  csr[pos] ^= 0x01;
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pub.status().message(), "CSR signature is invalid");
+}
+
+TEST(ParseCsrPublicKeyTest, GarbageIsInvalidArgument) {
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey("garbage");
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(pub.status().message(), HasSubstr("CSR does not parse"));
+}
+
+TEST(ParseCsrPublicKeyTest, TrailingDataIsInvalidArgument) {
+  std::string csr = CreateCsrDer(Key().get()).value() + "x";
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pub.status().message(), "CSR has trailing data");
+}
+
+TEST(ParseCsrPublicKeyTest, PointNotOnCurveIsInvalidArgument) {
+  EvpPkeyPtr key = Key();
+  std::string csr = CreateCsrDer(key.get()).value();
+  // The uncompressed point 04||X||Y: change the last byte of Y.
+  std::string spki = PublicKeyToDer(key.get()).value();
+  size_t pos = csr.find(spki);
+  ASSERT_NE(pos, std::string::npos);
+  csr[pos + spki.size() - 1] ^= 0x01;
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
+}
+
+TEST(VerifyIssuedX509SvidTest, IssuerNotInBundleIsPermissionDenied) {
+  TestCa ca = MakeRoot("example.org");
+  TestCa other = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  BundleSet set = BundleOf("example.org", other.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(id.status().message(),
+            "X.509-SVID verification failed: issuer is not an authority of the bundle");
+}
+
+TEST(VerifyIssuedX509SvidTest, NoBundleForTrustDomainIsPermissionDenied) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  BundleSet set = BundleOf("other.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(id.status().message(), "no bundle for trust domain \"example.org\"");
+}
+
+TEST(VerifyIssuedX509SvidTest, LeafFromAnotherIssuerIsPermissionDenied) {
+  TestCa ca = MakeRoot("example.org");
+  TestCa other = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  std::unique_ptr<X509Issuer> other_is = IssuerOf(other);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = other_is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(id.status().message(), HasSubstr("X.509-SVID verification failed: "));
+}
+
+TEST(VerifyIssuedX509SvidTest, ExpiredLeafIsPermissionDenied) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow + absl::Hours(2));
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(id.status().message(), "X.509-SVID verification failed: certificate has expired");
+}
+
+TEST(VerifyIssuedX509SvidTest, TamperedSignatureIsPermissionDenied) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  // Re-parse with one bit of the serial flipped: the signature no longer matches.
+  std::string der = CertToDer(leaf.get()).value();
+  std::string serial = CertSerialHex(leaf.get());
+  ASSERT_FALSE(serial.empty());
+  // The serial starts right after "02 <len>" in the TBS; flip its last byte.
+  const ASN1_INTEGER* sn = X509_get0_serialNumber(leaf.get());
+  std::string sn_bytes(reinterpret_cast<const char*>(ASN1_STRING_get0_data(sn)),
+                       static_cast<size_t>(ASN1_STRING_length(sn)));
+  size_t pos = der.find(sn_bytes);
+  ASSERT_NE(pos, std::string::npos);
+  der[pos + sn_bytes.size() - 1] ^= 0x01;
+  X509Ptr bad = ParseCertDer(der).value();
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(bad.get(), *is, set, kNow);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(id.status().message(), "X.509-SVID verification failed: certificate signature failure");
 }
 
 }  // namespace

@@ -37,8 +37,8 @@ class AgentProcess {
         "agent:\n  data_dir: \"", dir_.File("data"), "\"\n  log_level: \"debug\"\n",
         "  server_address: \"127.0.0.1\"\n  server_port: ", port ? port : server.port(),
         "\n  socket_path: \"", socket_, "\"\n  trust_domain: \"example.org\"\n",
-        "  trust_bundle_path: \"", dir_.File("bundle.pem"), "\"\n", extra_agent_yaml, "plugins:\n  NodeAttestor:\n",
-        node_attestor, "  KeyManager:\n    disk: {}\n",
+        "  trust_bundle_path: \"", dir_.File("bundle.pem"), "\"\n", extra_agent_yaml,
+        "plugins:\n  NodeAttestor:\n", node_attestor, "  KeyManager:\n    disk: {}\n",
         "  WorkloadAttestor:\n    unix:\n      plugin_data:\n        discover_workload_path: "
         "true\n");
     testutil::WriteFile(dir_.File("agent.yaml"), cfg);

@@ -50,7 +50,7 @@ std::set<std::string> AllEntryIds(const ServerProcess& s) {
     signet::admin::ShowEntriesResponse resp;
     grpc::ClientContext ctx;
     grpc::Status st = admin->ShowEntries(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
     if (!st.ok()) break;
     for (const auto& e : resp.entries()) ids.insert(e.id());
     token = resp.next_page_token();
@@ -59,7 +59,7 @@ std::set<std::string> AllEntryIds(const ServerProcess& s) {
 }
 
 std::string IntegrityCheck(const std::string& db) {
-  RunResult r = testutil::Run({"sqlite3", db, "PRAGMA integrity_check;"});
+  RunResult r = testutil::Run({"/usr/bin/sqlite3", db, "PRAGMA integrity_check;"});
   return r.out + r.err;
 }
 
@@ -107,9 +107,8 @@ TEST(FaultDatastoreTest, Kill9DuringConcurrentWritesKeepsEveryAcknowledgedEntry)
 TEST(FaultDatastoreTest, DataDirThatIsAFileIsAClearStartupError) {
   ServerProcess server;
   testutil::WriteFile(server.dir().File("data"), "not a directory");
-  RunResult r =
-      testutil::Run({testutil::ServerBinary(), "run", "-config", server.config_path()}, {},
-                    absl::Seconds(20));
+  RunResult r = testutil::Run({testutil::ServerBinary(), "run", "-config", server.config_path()},
+                              {}, absl::Seconds(20));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr(server.dir().File("data"))) << r.err;
   EXPECT_EQ(testutil::ReadFile(server.dir().File("data")), "not a directory");
@@ -126,8 +125,8 @@ TEST(FaultDatastoreTest, ReadOnlyDataDirIsAClearStartupError) {
   testutil::ProcessOptions o;
   o.uid = testutil::kTestUidA;
   o.gid = testutil::kTestUidA;
-  RunResult r = testutil::Run({testutil::ServerBinary(), "run", "-config", server.config_path()},
-                              o, absl::Seconds(20));
+  RunResult r = testutil::Run({testutil::ServerBinary(), "run", "-config", server.config_path()}, o,
+                              absl::Seconds(20));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("Permission denied")) << r.err;
   EXPECT_THAT(r.err, HasSubstr(server.dir().File("data"))) << r.err;
@@ -137,7 +136,8 @@ TEST(FaultDatastoreTest, DataDirMadeReadOnlyWhileRunningFailsWritesCleanly) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the server as another uid";
   ServerProcess server;
   ASSERT_EQ(mkdir(server.dir().File("data").c_str(), 0700), 0);
-  ASSERT_EQ(mkdir(server.dir().File("admin").c_str(), 0777), 0);
+  ASSERT_EQ(mkdir(server.dir().File("admin").c_str(), 0770), 0);
+  ASSERT_EQ(chown(server.dir().File("admin").c_str(), testutil::kTestUidA, testutil::kTestUidA), 0);
   ASSERT_EQ(chown(server.dir().File("data").c_str(), testutil::kTestUidA, testutil::kTestUidA), 0);
   chmod(server.dir().path().c_str(), 0755);
   chmod(server.config_path().c_str(), 0644);
@@ -186,9 +186,9 @@ TEST(FaultDatastoreTest, FullDiskFailsWritesWithAClearErrorAndNoCorruption) {
   struct stat st;
   ASSERT_EQ(stat(db.c_str(), &st), 0);
   long limit_kb = (st.st_size / 1024) + 64;
-  testutil::Subprocess proc({"/bin/sh", "-c",
-                             absl::StrCat("trap '' XFSZ; ulimit -f ", limit_kb, "; exec \"$0\" \"$@\""),
-                             testutil::ServerBinary(), "run", "-config", server.config_path()});
+  testutil::Subprocess proc(
+      {"/bin/sh", "-c", absl::StrCat("trap '' XFSZ; ulimit -f ", limit_kb, "; exec \"$0\" \"$@\""),
+       testutil::ServerBinary(), "run", "-config", server.config_path()});
   ASSERT_TRUE(testutil::WaitFor([&] {
     return !proc.Running() || server.Cli({"healthcheck"}).exit_code == 0;
   })) << proc.Stderr();
@@ -207,6 +207,8 @@ TEST(FaultDatastoreTest, FullDiskFailsWritesWithAClearErrorAndNoCorruption) {
   }
   ASSERT_FALSE(last.ok()) << "the file size limit was never reached";
   EXPECT_GT(written, 0);
+  std::cerr << written << " entries written; then " << last.error_code() << " "
+            << last.error_message() << "\n";
   EXPECT_TRUE(last.error_code() == grpc::StatusCode::UNAVAILABLE ||
               last.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
               last.error_code() == grpc::StatusCode::INTERNAL)
@@ -216,12 +218,13 @@ TEST(FaultDatastoreTest, FullDiskFailsWritesWithAClearErrorAndNoCorruption) {
                                HasSubstr("file too large")))
       << last.error_message();
   EXPECT_TRUE(proc.Running()) << proc.Stderr();
+  admin.reset();  // drop the connection to this server process
   proc.Signal(SIGTERM);
   proc.Wait();
   EXPECT_EQ(IntegrityCheck(db), "ok\n");
   // Restarted without the limit, every acknowledged entry is there.
   ASSERT_TRUE(server.Start()) << server.Logs();
-  EXPECT_EQ(AllEntryIds(server).size(), static_cast<size_t>(written));
+  EXPECT_EQ(AllEntryIds(server).size(), static_cast<size_t>(written)) << server.Logs();
 }
 
 }  // namespace

@@ -51,8 +51,8 @@ class FaultTest : public ::testing::Test {
     EXPECT_TRUE(testutil::WaitFor([&] {
       r = agent_->Cli({"api", "fetch", "x509"});
       return r.exit_code == 0;
-    }))
-        << r.err << agent_->Logs();
+    })) << r.err
+        << agent_->Logs();
     return r;
   }
 

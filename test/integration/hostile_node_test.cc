@@ -57,8 +57,8 @@ std::vector<std::string> LeafSans(const std::string& der) {
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
     GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type == GEN_URI) {
-      out.push_back(absl::StrCat(
-          "URI:", reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier))));
+      out.push_back(absl::StrCat("URI:", reinterpret_cast<const char*>(ASN1_STRING_get0_data(
+                                             n->d.uniformResourceIdentifier))));
     } else if (n->type == GEN_DNS) {
       out.push_back(
           absl::StrCat("DNS:", reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName))));
@@ -82,8 +82,8 @@ class HostileNodeTest : public ::testing::Test {
 
   std::string CreateEntry(const std::string& parent, const std::string& id,
                           const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> a{"entry",    "create", "-parentID", parent, "-spiffeID",
-                               id,         "-selector", "unix:uid:1000"};
+    std::vector<std::string> a{"entry",     "create", "-parentID", parent,
+                               "-spiffeID", id,       "-selector", "unix:uid:1000"};
     a.insert(a.end(), extra.begin(), extra.end());
     RunResult r = server_.Cli(a);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -285,8 +285,8 @@ TEST_F(HostileNodeTest, DefaultPageSizeIsBounded) {
 // S_client runs `openssl s_client` against the server's agent port with
 // `args`, feeding it nothing, and returns its combined output.
 std::string SClient(int port, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/openssl", "s_client", "-connect",
-                                absl::StrCat("127.0.0.1:", port), "-alpn", "h2"};
+  std::vector<std::string> argv{
+      "/usr/bin/openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", port), "-alpn", "h2"};
   argv.insert(argv.end(), args.begin(), args.end());
   testutil::ProcessOptions o;
   o.stdin_data = "";

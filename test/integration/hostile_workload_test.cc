@@ -52,9 +52,9 @@ class HostileWorkloadTest : public ::testing::Test {
     std::string token = server_.GenerateToken();
     ASSERT_TRUE(agent_->Start(token)) << agent_->Logs();
     agent_id_ = absl::StrCat("spiffe://example.org/spire/agent/join_token/", token);
-    RunResult r = server_.Cli({"entry", "create", "-parentID", agent_id_, "-spiffeID",
-                               "spiffe://example.org/wl", "-selector",
-                               absl::StrCat("unix:uid:", geteuid())});
+    RunResult r =
+        server_.Cli({"entry", "create", "-parentID", agent_id_, "-spiffeID",
+                     "spiffe://example.org/wl", "-selector", absl::StrCat("unix:uid:", geteuid())});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(testutil::WaitFor([&] {
       return agent_->Cli({"api", "fetch", "x509"}).exit_code == 0;
@@ -126,21 +126,23 @@ TEST_F(HostileWorkloadTest, RealJwtValidates) {
   EvpPkeyPtr key;
   std::string kid;
   ServerJwtKey(&key, &kid);
-  std::string t = SignCompactJws(
-                      key.get(), "ES256", absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
-                      absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
-                                   Exp(absl::Minutes(5)), "}"))
-                      .value();
+  std::string t =
+      SignCompactJws(key.get(), "ES256",
+                     absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
+                     absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
+                                  Exp(absl::Minutes(5)), "}"))
+          .value();
   grpc::Status s = Validate(t);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(validated_id_, "spiffe://example.org/wl");
 }
 
 TEST_F(HostileWorkloadTest, AlgNoneIsRejected) {
-  std::string t = absl::StrCat(B64(R"({"alg":"none","typ":"JWT","kid":"x"})"), ".",
-                               B64(absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":"svc","exp":)",
-                                                Exp(absl::Minutes(5)), "}")),
-                               ".");
+  std::string t =
+      absl::StrCat(B64(R"({"alg":"none","typ":"JWT","kid":"x"})"), ".",
+                   B64(absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":"svc","exp":)",
+                                    Exp(absl::Minutes(5)), "}")),
+                   ".");
   grpc::Status s = Validate(t);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "unsupported token signature algorithm \"none\"");
@@ -151,7 +153,8 @@ TEST_F(HostileWorkloadTest, Hs256KeyedWithThePublicKeyIsRejected) {
   std::string kid;
   ServerJwtKey(&key, &kid);
   // The classic confusion: HMAC keyed with the bundle's public key bytes.
-  for (const std::string& secret : {PublicKeyToDer(key.get()).value(), PublicKeyToPem(key.get()).value()}) {
+  for (const std::string& secret :
+       {PublicKeyToDer(key.get()).value(), PublicKeyToPem(key.get()).value()}) {
     std::string signing_input =
         absl::StrCat(B64(absl::StrCat(R"({"alg":"HS256","typ":"JWT","kid":")", kid, "\"}")), ".",
                      B64(absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":"svc","exp":)",
@@ -180,11 +183,12 @@ TEST_F(HostileWorkloadTest, WrongAudienceIsRejected) {
   EvpPkeyPtr key;
   std::string kid;
   ServerJwtKey(&key, &kid);
-  std::string t = SignCompactJws(
-                      key.get(), "ES256", absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
-                      absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["other"],"exp":)",
-                                   Exp(absl::Minutes(5)), "}"))
-                      .value();
+  std::string t =
+      SignCompactJws(key.get(), "ES256",
+                     absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
+                     absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["other"],"exp":)",
+                                  Exp(absl::Minutes(5)), "}"))
+          .value();
   grpc::Status s = Validate(t, "svc");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("token audience does not contain an expected audience"));
@@ -194,10 +198,11 @@ TEST_F(HostileWorkloadTest, SubjectOfForeignTrustDomainIsRejected) {
   // Signed by a key of another trust domain, for a subject there: the agent
   // has no bundle for it (no federation configured).
   EvpPkeyPtr other = GenerateKey(KeyType::kEcP256).value();
-  std::string t = SignCompactJws(other.get(), "ES256", R"({"alg":"ES256","typ":"JWT","kid":"k"})",
-                                 absl::StrCat(R"({"sub":"spiffe://other.org/wl","aud":["svc"],"exp":)",
-                                              Exp(absl::Minutes(5)), "}"))
-                      .value();
+  std::string t =
+      SignCompactJws(other.get(), "ES256", R"({"alg":"ES256","typ":"JWT","kid":"k"})",
+                     absl::StrCat(R"({"sub":"spiffe://other.org/wl","aud":["svc"],"exp":)",
+                                  Exp(absl::Minutes(5)), "}"))
+          .value();
   grpc::Status s = Validate(t);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "no bundle found for trust domain \"other.org\"");
@@ -208,11 +213,12 @@ TEST_F(HostileWorkloadTest, KeyOfAnotherTrustDomainWithOurKidIsRejected) {
   std::string kid;
   ServerJwtKey(&key, &kid);
   EvpPkeyPtr other = GenerateKey(KeyType::kEcP256).value();
-  std::string t = SignCompactJws(
-                      other.get(), "ES256", absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
-                      absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
-                                   Exp(absl::Minutes(5)), "}"))
-                      .value();
+  std::string t =
+      SignCompactJws(other.get(), "ES256",
+                     absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kid, "\"}"),
+                     absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
+                                  Exp(absl::Minutes(5)), "}"))
+          .value();
   grpc::Status s = Validate(t);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "token signature verification failed");
@@ -220,10 +226,11 @@ TEST_F(HostileWorkloadTest, KeyOfAnotherTrustDomainWithOurKidIsRejected) {
 
 TEST_F(HostileWorkloadTest, UnknownKidIsRejected) {
   EvpPkeyPtr other = GenerateKey(KeyType::kEcP256).value();
-  std::string t = SignCompactJws(other.get(), "ES256", R"({"alg":"ES256","typ":"JWT","kid":"forged"})",
-                                 absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
-                                              Exp(absl::Minutes(5)), "}"))
-                      .value();
+  std::string t =
+      SignCompactJws(other.get(), "ES256", R"({"alg":"ES256","typ":"JWT","kid":"forged"})",
+                     absl::StrCat(R"({"sub":"spiffe://example.org/wl","aud":["svc"],"exp":)",
+                                  Exp(absl::Minutes(5)), "}"))
+          .value();
   grpc::Status s = Validate(t);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "no JWT authority found with key ID \"forged\"");

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/jwt.h"
 #include "common/x509.h"
 #include "gtest/gtest.h"
@@ -44,7 +45,11 @@ class CaTest : public ::testing::Test {
     BundleSet set;
     set.Put(ca.GetBundle());
     std::vector<X509Ptr> chain;
-    chain.push_back(CopyCert(svid.leaf.get()));
+    // From the DER, as a relying party sees it (a leaf signed from a CSR
+    // keeps its key encoded only).
+    absl::StatusOr<X509Ptr> leaf = ParseCertDer(svid.leaf_der);
+    if (!leaf.ok()) return leaf.status();
+    chain.push_back(*std::move(leaf));
     return VerifyX509Svid(chain, set, clock_.Now()).status();
   }
 
@@ -234,6 +239,94 @@ TEST(DiskKeyManagerTest, KeysAreFiles0600) {
   EXPECT_EQ((*km)->GetKey("k1").status().code(), absl::StatusCode::kNotFound);
   std::string cmd = "rm -rf " + std::string(tmpl);
   ASSERT_EQ(system(cmd.c_str()), 0);
+}
+
+TEST_F(CaTest, BatchSigningKeepsOrderAndPerRequestErrors) {
+  auto ca = NewCa();
+  // Large enough to take the parallel path.
+  const size_t n = ServerCa::kParallelBatchMin * 3 + 1;
+  std::vector<std::string> csrs;
+  std::vector<EvpPkeyPtr> keys;
+  std::vector<SpiffeId> ids;
+  for (size_t i = 0; i < n; ++i) {
+    keys.push_back(std::move(GenerateKey(KeyType::kEcP256)).value());
+    csrs.push_back(i == 5 ? std::string("garbage") : CreateCsrDer(keys.back().get()).value());
+    ids.push_back(SpiffeId::FromString(absl::StrCat("spiffe://example.org/w/", i)).value());
+  }
+  std::vector<std::string> dns = {"svc.example.org"};
+  std::vector<X509SvidRequest> reqs;
+  for (size_t i = 0; i < n; ++i) {
+    reqs.push_back({csrs[i], &ids[i], i == 7 ? &dns : nullptr,
+                    i == 9 ? absl::Minutes(5) : absl::ZeroDuration()});
+  }
+  std::vector<absl::StatusOr<SignedX509>> out = ca->SignX509SvidsFromCsrs(reqs);
+  ASSERT_EQ(out.size(), n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 5) {
+      EXPECT_EQ(out[i].status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_TRUE(absl::StartsWith(out[i].status().message(), "invalid CSR: ")) << out[i].status();
+      continue;
+    }
+    ASSERT_TRUE(out[i].ok()) << i << ": " << out[i].status();
+    EXPECT_EQ(SpiffeIdFromCert(out[i]->leaf.get())->ToString(), ids[i].ToString());
+    X509Ptr parsed = ParseCertDer(out[i]->leaf_der).value();
+    EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(parsed.get()), keys[i].get()));
+    EXPECT_TRUE(VerifyNow(*ca, *out[i]).ok());
+    EXPECT_EQ(out[i]->expires_at,
+              clock_.Now() + (i == 9 ? absl::Minutes(5) : absl::Hours(1)) -
+                  (clock_.Now() - absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now()))));
+  }
+  const X509_NAME* subj = X509_get_subject_name(out[7]->leaf.get());
+  char cn[256] = {0};
+  X509_NAME_get_text_by_NID(const_cast<X509_NAME*>(subj), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "svc.example.org");
+}
+
+TEST_F(CaTest, SvidForKeyIsACompleteCertificateObject) {
+  auto ca = NewCa();
+  EvpPkeyPtr key = std::move(GenerateKey(KeyType::kEcP256)).value();
+  absl::StatusOr<SignedX509> s = ca->SignX509SvidForKey(
+      key.get(), SpiffeId::FromString("spiffe://example.org/w").value(), {}, absl::ZeroDuration());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(s->leaf.get()), key.get()));
+  BundleSet set;
+  set.Put(ca->GetBundle());
+  std::vector<X509Ptr> chain;
+  chain.push_back(CopyCert(s->leaf.get()));
+  EXPECT_TRUE(VerifyX509Svid(chain, set, clock_.Now()).ok());
+}
+
+TEST_F(CaTest, BatchSigningWithoutIdIsInvalidArgument) {
+  auto ca = NewCa();
+  EvpPkeyPtr key = std::move(GenerateKey(KeyType::kEcP256)).value();
+  std::string csr = CreateCsrDer(key.get()).value();
+  std::vector<absl::StatusOr<SignedX509>> out =
+      ca->SignX509SvidsFromCsrs({{csr, nullptr, nullptr, absl::ZeroDuration()}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out[0].status().message(), "SPIFFE ID is required");
+}
+
+TEST_F(CaTest, SignsWithTheNewAuthorityAfterActivation) {
+  auto ca = NewCa();
+  std::string before = ca->Status().current_x509_serial;
+  clock_.Advance(absl::Hours(3));  // next prepared at 1/2
+  ASSERT_TRUE(ca->Rotate().ok());
+  clock_.Advance(absl::Hours(2));  // activated at 5/6
+  ASSERT_TRUE(ca->Rotate().ok());
+  ASSERT_NE(ca->Status().current_x509_serial, before);
+  SignedX509 s = Mint(*ca);
+  std::string issuer_serial = ca->Status().current_x509_serial;
+  // The leaf's AKI names the current authority's SKI.
+  Bundle b = ca->GetBundle();
+  bool found = false;
+  for (const X509Ptr& a : b.x509_authorities()) {
+    if (CertSerialHex(a.get()) == issuer_serial) {
+      found = X509_check_issued(a.get(), s.leaf.get()) == X509_V_OK;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(VerifyNow(*ca, s).ok());
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ const char kNodeUid[] = "7f3b2a1c-9d8e-4f6a-b5c4-3e2d1f0a9b8c";
 
 // TokenReview as kube-apiserver 1.28 answers POST .../tokenreviews (201).
 std::string ReviewJson() {
-  return absl::StrReplaceAll(R"json({
+  return absl::StrReplaceAll(
+      R"json({
   "kind": "TokenReview",
   "apiVersion": "authentication.k8s.io/v1",
   "metadata": {"creationTimestamp": null, "managedFields": [{"manager": "signet-server",
@@ -64,7 +65,7 @@ std::string ReviewJson() {
     "audiences": ["spire-server"]
   }
 })json",
-                             {{"$TOKEN", kAgentToken}, {"$PODUID", kPodUid}, {"$NODEUID", kNodeUid}});
+      {{"$TOKEN", kAgentToken}, {"$PODUID", kPodUid}, {"$NODEUID", kNodeUid}});
 }
 
 // GET /api/v1/namespaces/spire/pods/spire-agent-x7k2p (trimmed real answer).
@@ -127,7 +128,9 @@ FakeHttpResponse ApiServer(const FakeHttpRequest& r) {
   if (r.method == "POST" && r.path == kReviewPath) return {201, ReviewJson()};
   if (r.method == "GET" && r.path == kPodPath) return {200, PodJson()};
   if (r.method == "GET" && r.path == kNodePath) return {200, NodeJson()};
-  return {404, R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404})"};
+  return {
+      404,
+      R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404})"};
 }
 
 std::vector<std::string> SelectorStrings(const K8sPsatResult& r) {
@@ -268,8 +271,8 @@ TEST_F(KubeApiTransportTest, WrongServerNameIsUnavailable) {
 
 TEST_F(KubeApiTransportTest, HugeAnswerIsResourceExhausted) {
   Serve([](const FakeHttpRequest&) {
-    return FakeHttpResponse{200, absl::StrCat("{\"kind\":\"Node\",\"pad\":\"",
-                                              std::string(64 << 10, 'x'), "\"}")};
+    return FakeHttpResponse{
+        200, absl::StrCat("{\"kind\":\"Node\",\"pad\":\"", std::string(64 << 10, 'x'), "\"}")};
   });
   KubeApiClientConfig c = Config();
   c.max_response_bytes = 16 << 10;
@@ -460,8 +463,7 @@ TEST_F(KubeApiTransportTest, KubeconfigWithCaDataAndTokenFileAttests) {
   ASSERT_NE(v, nullptr);
   auto r = v->Attest(K8sPsatPayload("prod", kAgentToken));
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(server_->received()[0].headers["authorization"],
-            absl::StrCat("Bearer ", kServerToken));
+  EXPECT_EQ(server_->received()[0].headers["authorization"], absl::StrCat("Bearer ", kServerToken));
 }
 
 // --- ParseK8sPsatConfig / NewK8sPsatVerifier --------------------------------
@@ -476,6 +478,7 @@ Parsed Parse(const std::string& yaml) {
   ConfigErrors errors("server.yaml");
   ConfigSection data(n, "plugins.NodeAttestor.k8s_psat.plugin_data", &errors);
   Parsed p{ParseK8sPsatConfig(data), ""};
+  data.Finish();
   p.errors = std::string(errors.ToStatus().message());
   return p;
 }
@@ -550,17 +553,49 @@ TEST(K8sPsatConfigTest, UnknownKey) {
   EXPECT_THAT(p.errors, HasSubstr("clusters.prod.use_token_review_api_validation"));
 }
 
+TEST(K8sPsatConfigTest, UnknownTopLevelKeyReportedOnce) {
+  Parsed p = Parse("clusters:\n  prod:\n    service_account_allow_list: [a:b]\nclustres: {}\n");
+  EXPECT_THAT(p.errors,
+              HasSubstr("plugins.NodeAttestor.k8s_psat.plugin_data.clustres: unknown key"));
+  EXPECT_EQ(p.errors.find("clustres"), p.errors.rfind("clustres"));
+}
+
 TEST(K8sPsatConfigTest, ClusterNameWithSlash) {
   Parsed p = Parse("clusters:\n  a/b:\n    service_account_allow_list: [a:b]\n");
   EXPECT_THAT(p.errors, HasSubstr("must not contain '/'"));
+}
+
+TEST(K8sPsatConfigTest, ShippedKubernetesServerConfigParses) {
+  // conf/k8s/server-configmap.yaml's server.yaml, k8s_psat plugin_data.
+  std::vector<YAML::Node> docs =
+      YAML::LoadAllFromFile(testutil::SourceDir() + "/conf/k8s/server-configmap.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  YAML::Node server_yaml = YAML::Load(docs[0]["data"]["server.yaml"].as<std::string>());
+  ConfigErrors errors("server.yaml");
+  ConfigSection data(server_yaml["plugins"]["NodeAttestor"]["k8s_psat"]["plugin_data"],
+                     "plugins.NodeAttestor.k8s_psat.plugin_data", &errors);
+  K8sPsatConfig c = ParseK8sPsatConfig(data);
+  data.Finish();
+  EXPECT_TRUE(errors.empty()) << errors.ToStatus();
+  ASSERT_EQ(c.clusters.count("demo-cluster"), 1u);
+  EXPECT_EQ(c.clusters.at("demo-cluster").service_account_allow_list,
+            (std::vector<std::string>{"signet:signet-agent"}));
+  // In a pod, the in-cluster defaults apply.
+  std::map<std::string, std::string> env = {{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
+                                            {"KUBERNETES_SERVICE_PORT", "443"}};
+  auto api = ResolveKubeApiClientConfig(c.clusters.at("demo-cluster").api,
+                                        [&env](const std::string& k) { return env[k]; });
+  ASSERT_TRUE(api.ok()) << api.status();
+  EXPECT_EQ(api->api_server_url, "https://10.96.0.1:443");
+  EXPECT_EQ(api->token_path, kInClusterTokenPath);
 }
 
 TEST_F(KubeApiTransportTest, VerifierFromYamlAttests) {
   Serve();
   Parsed p = Parse(absl::StrCat(
       "clusters:\n  prod:\n    service_account_allow_list: [\"spire:spire-agent\"]\n",
-      "    allowed_pod_label_keys: [app]\n    api_server_url: ", Url(), "\n    ca_path: ",
-      dir_.File("ca.crt"), "\n    token_path: ", dir_.File("token"), "\n"));
+      "    allowed_pod_label_keys: [app]\n    api_server_url: ", Url(),
+      "\n    ca_path: ", dir_.File("ca.crt"), "\n    token_path: ", dir_.File("token"), "\n"));
   ASSERT_EQ(p.errors, "");
   auto v = NewK8sPsatVerifier(TrustDomain::FromString("example.org").value(), p.config, &EnvNone);
   ASSERT_TRUE(v.ok()) << v.status();

@@ -123,7 +123,13 @@ TEST(AttestAgentK8sPsatTest, SendsTokenAndClusterAndReturnsServerStatus) {
   ASSERT_TRUE(node.got());
   signet::agent::AttestRequest req = node.first();
   EXPECT_EQ(req.params().data().type(), "k8s_psat");
-  EXPECT_EQ(req.params().data().payload(), K8sPsatPayload("prod", kToken));
+  // The payload is a JSON object; member order is not part of the contract.
+  google::protobuf::Struct sent;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(req.params().data().payload(), &sent).ok());
+  EXPECT_EQ(sent.fields().size(), 2u);
+  EXPECT_EQ(sent.fields().at("cluster").string_value(), "prod");
+  EXPECT_EQ(sent.fields().at("token").string_value(), kToken);
   EXPECT_FALSE(req.params().csr().empty());
   server->Shutdown();
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "common/bundle.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -112,6 +114,11 @@ void Agent::Stop() {
     if (sync_ctx_) sync_ctx_->TryCancel();
     threads.swap(threads_);
   }
+  {
+    // Release WaitForChange callers now rather than at their deadlines.
+    absl::MutexLock l(&snap_mu_);
+    snap_stopping_ = true;
+  }
   for (auto& t : threads) t.join();
 }
 
@@ -156,8 +163,11 @@ absl::StatusOr<std::shared_ptr<const AgentIdentity>> Agent::LoadPersistedIdentit
   ASSIGN_OR_RETURN(id->chain, ParseCertsPem(chain_pem));
   ASSIGN_OR_RETURN(id->key, ParsePrivateKeyPem(key_pem));
   absl::Time now = absl::Now();
-  if (CertNotAfter(id->chain[0].get()) <= now + absl::Seconds(5)) {
-    return absl::FailedPreconditionError("kept agent SVID has expired");
+  if (absl::Time na = CertNotAfter(id->chain[0].get()); na <= now + absl::Seconds(5)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the agent SVID kept in ", config_.data_dir, " expired at ",
+                     absl::FormatTime(absl::RFC3339_sec, na, absl::UTCTimeZone()),
+                     " while the agent was offline"));
   }
   BundleSet set;
   set.Put(*bundle);
@@ -257,6 +267,16 @@ absl::Status Agent::Attest() {
     return absl::OkStatus();
   }
   LogDebug("no usable kept agent SVID", {{"reason", kept.status().ToString()}});
+  if (config_.node_attestor == "join_token" && config_.join_token.empty()) {
+    // Join tokens are single use: without a usable kept SVID there is nothing
+    // to attest with, and retrying cannot help. Say what to do instead.
+    std::string why = kept.status().code() == absl::StatusCode::kFailedPrecondition
+                          ? std::string(kept.status().message())
+                          : "there is no agent SVID kept in " + config_.data_dir;
+    return absl::FailedPreconditionError(absl::StrCat(
+        why, "; generate a new join token (signet-server token generate) "
+             "and start the agent with -joinToken <token>"));
+  }
   absl::Duration backoff = absl::Milliseconds(200);
   for (;;) {
     absl::Status s = AttestOnce();
@@ -269,6 +289,28 @@ absl::Status Agent::Attest() {
     }
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
+}
+
+void Agent::NoteServerTime(int64_t server_unix_ms) {
+  if (server_unix_ms == 0) return;  // an older server that does not send it
+  int64_t offset = server_unix_ms - absl::ToUnixMillis(absl::Now());
+  int64_t before = server_offset_ms_.exchange(offset);
+  // Warn when the skew first exceeds a few seconds (and again when it grows
+  // past the leeway), not on every message.
+  constexpr int64_t kWarnMs = 5000;
+  const int64_t leeway_ms = absl::ToInt64Milliseconds(kServerClockSkewLeeway);
+  auto bucket = [&](int64_t v) { return std::abs(v) > leeway_ms ? 2 : std::abs(v) > kWarnMs ? 1 : 0; };
+  if (bucket(offset) > bucket(before)) {
+    LogWarn(bucket(offset) == 2 ? "clock skew with the server exceeds the tolerated leeway: fix NTP"
+                                : "clock skew with the server: check NTP",
+            {{"server_ahead_by", absl::FormatDuration(absl::Milliseconds(offset))},
+             {"leeway", absl::FormatDuration(kServerClockSkewLeeway)}});
+  }
+}
+
+absl::Duration Agent::ServerClockOffset() const {
+  absl::Duration d = absl::Milliseconds(server_offset_ms_.load());
+  return std::clamp(d, -kServerClockSkewLeeway, kServerClockSkewLeeway);
 }
 
 void Agent::StartSync() {
@@ -303,6 +345,7 @@ void Agent::SyncLoop() {
       signet::agent::SyncResponse resp;
       while (reader->Read(&resp)) {
         failures = 0;
+        NoteServerTime(resp.server_time_unix_ms());
         absl::MutexLock l(&mu_);
         pending_sync_ = std::move(resp);
         resp = signet::agent::SyncResponse();
@@ -625,7 +668,8 @@ std::shared_ptr<const AgentSnapshot> Agent::WaitForChange(uint64_t seen, absl::T
   absl::MutexLock l(&snap_mu_);
   snap_mu_.AwaitWithDeadline(absl::Condition(
                                  +[](Arg* x) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                   return x->a->snapshot_->version != x->seen;
+                                   return x->a->snapshot_->version != x->seen ||
+                                          x->a->snap_stopping_;
                                  },
                                  &arg),
                              deadline);

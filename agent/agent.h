@@ -6,6 +6,8 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +55,12 @@ class Agent : public Manager {
   // agent_id returns the agent's SPIFFE ID once attested.
   std::string agent_id();
 
+  // ServerClockOffset is how far the server's clock is ahead of this node's
+  // (negative: behind), as measured on the last entry sync message, clamped
+  // to +-kServerClockSkewLeeway; zero before the first one. Adding it to
+  // absl::Now() gives the trust domain's time, which token validation uses.
+  absl::Duration ServerClockOffset() const;
+
   // Manager.
   std::shared_ptr<const AgentSnapshot> Snapshot() override;
   std::shared_ptr<const AgentSnapshot> WaitForChange(uint64_t seen, absl::Time deadline) override;
@@ -73,6 +81,7 @@ class Agent : public Manager {
   };
 
   explicit Agent(AgentConfig config);
+  void NoteServerTime(int64_t server_unix_ms);
 
   std::string Target() const;
   std::string DataFile(const std::string& name) const;
@@ -100,6 +109,8 @@ class Agent : public Manager {
 
   const AgentConfig config_;
   const TrustDomain td_;
+  // ServerClockOffset in milliseconds (unclamped); written by the sync thread.
+  std::atomic<int64_t> server_offset_ms_{0};
 
   // Worker-thread state (no lock: only WorkerLoop touches it).
   std::map<std::string, signet::types::RegistrationEntry> entries_;
@@ -125,6 +136,7 @@ class Agent : public Manager {
   absl::Mutex snap_mu_;
   // Guarded by snap_mu_
   std::shared_ptr<const AgentSnapshot> snapshot_ ABSL_GUARDED_BY(snap_mu_);
+  bool snap_stopping_ ABSL_GUARDED_BY(snap_mu_) = false;
 
   absl::Mutex jwt_mu_;
   // Guarded by jwt_mu_

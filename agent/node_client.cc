@@ -14,34 +14,67 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/bundle.h"
 #include "common/keys.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
 
 namespace signet::agent {
 namespace {
 
-// ServerIdVerifier accepts only a server certificate whose URI SAN is exactly
-// the expected server SPIFFE ID (chain verification is gRPC's, against the
-// bundle).
+// ServerIdVerifier accepts only a server certificate that chains to the
+// trust bundle (when there is one) and whose URI SAN is exactly the expected
+// server SPIFFE ID. The chain is verified here rather than by gRPC so that a
+// server clock up to kServerClockSkewLeeway ahead of ours is tolerated: a
+// chain rejected at `now` is tried again at `now + leeway`, which accepts a
+// NotBefore that is still (by our clock) in the future but never an expired
+// certificate (one expired at `now` is expired later too).
 class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier {
  public:
-  explicit ServerIdVerifier(std::string expected) : expected_(std::move(expected)) {}
+  ServerIdVerifier(std::string expected, std::shared_ptr<const BundleSet> bundles)
+      : expected_(std::move(expected)), bundles_(std::move(bundles)) {}
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
-    std::vector<grpc::string_ref> uris = request->uri_names();
-    if (uris.size() == 1 && std::string(uris[0].data(), uris[0].size()) == expected_) {
-      *sync_status = grpc::Status::OK;
-    } else {
-      *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                  "server certificate does not carry " + expected_);
-    }
+    *sync_status = Check(request);
     return true;
   }
   void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
 
  private:
+  grpc::Status Check(grpc::experimental::TlsCustomVerificationCheckRequest* request) const {
+    std::vector<grpc::string_ref> uris = request->uri_names();
+    if (uris.size() != 1 || std::string(uris[0].data(), uris[0].size()) != expected_) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "server certificate does not carry " + expected_);
+    }
+    if (!bundles_) return grpc::Status::OK;  // insecure bootstrap: no bundle yet
+    grpc::string_ref pem = request->peer_cert_full_chain();
+    absl::StatusOr<std::vector<X509Ptr>> chain =
+        ParseCertsPem(absl::string_view(pem.data(), pem.size()));
+    if (!chain.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "server certificate chain: " + std::string(chain.status().message()));
+    }
+    absl::Time now = absl::Now();
+    absl::StatusOr<SpiffeId> id = VerifyX509Svid(*chain, *bundles_, now);
+    if (!id.ok() && VerifyX509Svid(*chain, *bundles_, now + kServerClockSkewLeeway).ok()) {
+      LogWarn("server certificate is not yet valid by this node's clock; accepted within the "
+              "clock skew leeway: check NTP on this node and the server",
+              {{"not_before", absl::FormatTime(CertNotBefore((*chain)[0].get()))},
+               {"leeway", absl::FormatDuration(kServerClockSkewLeeway)}});
+      return grpc::Status::OK;
+    }
+    if (!id.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "server certificate: " + std::string(id.status().message()));
+    }
+    return grpc::Status::OK;
+  }
+
   const std::string expected_;
+  const std::shared_ptr<const BundleSet> bundles_;
 };
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
@@ -85,11 +118,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::strin
   opts.set_certificate_provider(provider);
   if (!roots.empty()) opts.watch_root_certs();
   if (identity) opts.watch_identity_key_cert_pairs();
-  opts.set_verify_server_certs(bundle != nullptr);
+  // Chain verification is ServerIdVerifier's (with the clock skew leeway).
+  opts.set_verify_server_certs(false);
   opts.set_check_call_host(false);
+  std::shared_ptr<BundleSet> bundles;
+  if (bundle) {
+    bundles = std::make_shared<BundleSet>();
+    bundles->Put(*bundle);
+  }
   opts.set_certificate_verifier(
       grpc::experimental::ExternalCertificateVerifier::Create<ServerIdVerifier>(
-          ServerSpiffeId(td)));
+          ServerSpiffeId(td), std::move(bundles)));
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::experimental::TlsCredentials(opts);
   if (!creds) return absl::InternalError("could not build TLS channel credentials");
   grpc::ChannelArguments args;

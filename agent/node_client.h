@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "agent/config.h"
 #include "common/bundle.h"
 #include "common/openssl_util.h"
@@ -22,6 +23,11 @@ struct AgentIdentity {
   std::vector<X509Ptr> chain;  // leaf first
   EvpPkeyPtr key;
 };
+
+// kServerClockSkewLeeway is how far ahead of this node's clock the server's
+// clock may be: a server certificate whose NotBefore is at most this far in
+// the future is accepted (issue: clock skew of +-5 minutes is tolerated).
+inline constexpr absl::Duration kServerClockSkewLeeway = absl::Minutes(5);
 
 // ServerSpiffeId returns "spiffe://<td>/spire/server".
 std::string ServerSpiffeId(const TrustDomain& td);

@@ -99,6 +99,10 @@ absl::Status RunAgent(AgentConfig config) {
   hc.manager = agent.get();
   hc.attestor = &attestor;
   hc.pinner = pinner.get();
+  // Token validation uses the trust domain's time (the server's clock), so a
+  // node clock up to kServerClockSkewLeeway off still accepts fresh tokens.
+  Agent* agent_ptr = agent.get();
+  hc.clock = [agent_ptr] { return absl::Now() + agent_ptr->ServerClockOffset(); };
   UnixSocketServer* uss_ptr = uss.get();
   hc.peer_lookup = [uss_ptr](const std::string& peer) { return uss_ptr->Lookup(peer); };
   DelayedCloser closer(uss_ptr);

@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libsqlite3-dev sqlite3 libcurl4-openssl-dev
   clang libclang-rt-14-dev
-  nginx
+  nginx faketime
 )
 
 missing=()

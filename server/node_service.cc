@@ -284,6 +284,7 @@ absl::StatusOr<std::optional<signet::agent::SyncResponse>> NodeService::NextSync
       }
     }
     resp.set_revision(rev);
+    resp.set_server_time_unix_ms(absl::ToUnixMillis(d_->clock->Now()));
     return resp;
   }
 }

@@ -12,6 +12,7 @@
 #include "common/x509.h"
 #include "server/datastore/memory_datastore.h"
 #include "server/entry_validation.h"
+#include "server/tls_policy.h"
 
 namespace signet::server {
 namespace {
@@ -117,6 +118,7 @@ absl::Status Server::RenewServerSvid() {
 }
 
 absl::Status Server::Start() {
+  RETURN_IF_ERROR(ApplyServerTlsPolicy());
   RETURN_IF_ERROR(RenewServerSvid());
   // Node API over TLS. The provider re-reads the SVID files when rotated.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(

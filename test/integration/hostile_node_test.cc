@@ -294,14 +294,10 @@ std::string SClient(int port, const std::vector<std::string>& args) {
   return r.out + r.err;
 }
 
-// DISABLED: bug in server/server.cc (TLS setup of the agent port): the server
-// issues TLS 1.3 session tickets and accepts TLS 1.2 ticket resumption
-// ("Reused, TLSv1.3" / "Reused, TLSv1.2" from openssl s_client -sess_in), so
-// a resumed session skips the certificate exchange and carries the peer
-// certificate of the original handshake without re-verification. The
-// per-RPC check (chain verified at the current time + current serial) still
-// holds, but resumption must not be offered. See SECURITY.md and the report.
-TEST_F(HostileNodeTest, DISABLED_TlsSessionResumptionIsNotOffered) {
+// The server offers no session resumption on the agent port (TLS 1.3 tickets,
+// TLS 1.2 tickets or session IDs): a resumed session would skip the
+// certificate exchange (server/tls_policy.h).
+TEST_F(HostileNodeTest, TlsSessionResumptionIsNotOffered) {
   testutil::TempDir tmp;
   for (const char* version : {"-tls1_3", "-tls1_2"}) {
     std::string sess = tmp.File(absl::StrCat("sess", version));

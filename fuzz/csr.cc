@@ -1,4 +1,5 @@
-// Fuzzes the server's CSR handling: ParseCsrDer and IssueLeafFromCsr with a
+// Fuzzes the server's CSR handling: ParseCsrDer, ParseCsrPublicKey (the
+// fast path server/ca.cc uses) and IssueLeafFromCsr with a
 // test CA. Whatever the CSR asks for, an issued leaf carries exactly the ID
 // the server chose.
 #include <cstddef>
@@ -38,6 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)signet::CsrPublicKey(csr->get());
     (void)signet::CsrUriSans(csr->get());
   }
+  // The server's fast path (its own DER walk plus signature check) must never
+  // accept a request that OpenSSL's full parser rejects.
+  absl::StatusOr<signet::X509PubkeyPtr> fast = signet::ParseCsrPublicKey(der);
+  if (fast.ok() && !csr.ok()) abort();
   const Ca& ca = GetCa();
   signet::SpiffeId id = *signet::SpiffeId::FromString("spiffe://example.org/workload");
   signet::LeafParams p{id, {}, absl::FromUnixSeconds(1700000100), absl::Hours(1)};

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sanitize.sh [address|thread] [ctest args...]: builds the whole tree with
 # clang and sanitizers, then runs the tests under them.
-#   address (default): -DSIGNET_SANITIZE=address,undefined into build-asan,
-#                      runs the whole ctest suite.
+#   address (default): AddressSanitizer + UndefinedBehaviorSanitizer into
+#                      build-asan (shared with fuzz.sh), runs the whole
+#                      ctest suite. CI runs this (scripts/test.sh).
 #   thread:            -DSIGNET_SANITIZE=thread into build-tsan, runs the
 #                      concurrent parts (peer_server, sync hub, datastore,
 #                      agent end-to-end and the fault tests).
@@ -15,7 +16,8 @@ shift || true
 case "$mode" in
   address)
     build_dir=build-asan
-    sanitize=address,undefined
+    sanitize=address,undefined,fuzzer-no-link
+    fuzz=ON
     default_filter=()
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -23,6 +25,7 @@ case "$mode" in
   thread)
     build_dir=build-tsan
     sanitize=thread
+    fuzz=OFF
     default_filter=(-R 'peer_server|sync_hub|sqlite_datastore|agent_e2e|fault_')
     # gRPC, protobuf and abseil from Debian are not instrumented: keep going
     # after a report so one run lists everything; reports are errors below.
@@ -35,15 +38,8 @@ case "$mode" in
 esac
 
 bash scripts/install-deps.sh
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-generator=()
-if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$build_dir" "${generator[@]}" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNET_SANITIZE="$sanitize" \
-    -DCMAKE_C_FLAGS=-fno-sanitize-recover=undefined \
-    -DCMAKE_CXX_FLAGS=-fno-sanitize-recover=undefined >/dev/null
-fi
+source scripts/clang-tree.sh
+configure_clang_tree "$build_dir" "$sanitize" "$fuzz"
 cmake --build "$build_dir" -j"$(nproc)"
 
 args=("$@")

@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
-# test.sh: installs what is missing, builds, and runs the whole test suite.
+# test.sh: installs what is missing, builds, and runs the whole test suite:
+#   1. the release build (gcc, hardened) and every test in it (ctest);
+#   2. the same suite again under AddressSanitizer and UndefinedBehaviorSanitizer
+#      in a clang build with -Wthread-safety (scripts/sanitize.sh address);
+#   3. every libFuzzer target for 30 s (scripts/fuzz.sh 30), from that tree.
+# Set SIGNET_TEST_QUICK=1 to run step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$SECONDS
 bash scripts/build.sh build
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
+echo "test.sh: release suite passed ($((SECONDS - start)) s)" >&2
+if [ "${SIGNET_TEST_QUICK:-0}" = 1 ]; then exit 0; fi
+bash scripts/sanitize.sh address
+echo "test.sh: sanitized suite passed ($((SECONDS - start)) s)" >&2
+bash scripts/fuzz.sh 30
+echo "test.sh: all passed ($((SECONDS - start)) s)" >&2

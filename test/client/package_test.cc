@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "test/testutil/testutil.h"
@@ -15,6 +17,12 @@ namespace {
 #define SIGNET_CMAKE_COMMAND "/usr/bin/cmake"
 #endif
 constexpr char kCmake[] = SIGNET_CMAKE_COMMAND;
+#ifndef SIGNET_CXX_COMPILER
+#define SIGNET_CXX_COMPILER "c++"
+#endif
+#ifndef SIGNET_SANITIZE_FLAGS
+#define SIGNET_SANITIZE_FLAGS ""
+#endif
 
 TEST(PackageTest, FindPackageAndLinkAfterInstall) {
   testutil::TempDir dir;
@@ -43,8 +51,19 @@ TEST(PackageTest, FindPackageAndLinkAfterInstall) {
                       "  return 0;\n"
                       "}\n");
   std::string build = dir.File("consumer-build");
-  r = testutil::Run({kCmake, "-S", src, "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix,
-                     "-DCMAKE_BUILD_TYPE=Debug"});
+  std::vector<std::string> configure{kCmake,
+                                     "-S",
+                                     src,
+                                     "-B",
+                                     build,
+                                     "-DCMAKE_PREFIX_PATH=" + prefix,
+                                     "-DCMAKE_BUILD_TYPE=Debug",
+                                     std::string("-DCMAKE_CXX_COMPILER=") + SIGNET_CXX_COMPILER};
+  if (std::string sanitize = SIGNET_SANITIZE_FLAGS; !sanitize.empty()) {
+    configure.push_back("-DCMAKE_CXX_FLAGS=-fsanitize=" + sanitize);
+    configure.push_back("-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=" + sanitize);
+  }
+  r = testutil::Run(configure);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = testutil::Run({kCmake, "--build", build, "-j2"}, {}, absl::Seconds(120));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

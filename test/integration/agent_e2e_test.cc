@@ -20,6 +20,7 @@
 #include "common/x509.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/integration/fault_agent_fixture.h"
 #include "test/integration/server_test_fixture.h"
 #include "test/testutil/testutil.h"
 #include "workload/workload.grpc.pb.h"
@@ -27,6 +28,8 @@
 namespace signet {
 namespace {
 
+using faulttest::AgentProcess;
+using faulttest::Ctx;
 using servertest::ServerProcess;
 using ::testing::HasSubstr;
 using testutil::RunResult;
@@ -36,88 +39,6 @@ std::string FileSha256Hex(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return HexEncode(Sha256(ss.str()));
-}
-
-// AgentProcess runs signet-agent against `server` from its own temp dir
-// (0755 so workloads under other uids reach the socket).
-class AgentProcess {
- public:
-  AgentProcess(const ServerProcess& server, const std::string& bundle_pem, int port = 0,
-               const std::string& node_attestor = "    join_token: {}\n")
-      : server_(server) {
-    chmod(dir_.path().c_str(), 0755);
-    testutil::WriteFile(dir_.File("bundle.pem"), bundle_pem);
-    socket_ = dir_.File("public/api.sock");
-    std::string cfg = absl::StrCat(
-        "agent:\n  data_dir: \"", dir_.File("data"), "\"\n  log_level: \"debug\"\n",
-        "  server_address: \"127.0.0.1\"\n  server_port: ", port ? port : server.port(),
-        "\n  socket_path: \"", socket_, "\"\n  trust_domain: \"example.org\"\n",
-        "  trust_bundle_path: \"", dir_.File("bundle.pem"), "\"\n", "plugins:\n  NodeAttestor:\n",
-        node_attestor, "  KeyManager:\n    disk: {}\n",
-        "  WorkloadAttestor:\n    unix:\n      plugin_data:\n        discover_workload_path: "
-        "true\n");
-    testutil::WriteFile(dir_.File("agent.yaml"), cfg);
-  }
-  ~AgentProcess() { Stop(); }
-
-  // Start runs the agent (with -joinToken when given) and waits until its
-  // Workload API socket exists; `wait_healthy` also waits for readiness.
-  bool Start(const std::string& token, bool wait_healthy = true) {
-    std::vector<std::string> argv{testutil::AgentBinary(), "run", "-config",
-                                  dir_.File("agent.yaml")};
-    if (!token.empty()) {
-      argv.push_back("-joinToken");
-      argv.push_back(token);
-    }
-    proc_ = std::make_unique<testutil::Subprocess>(argv);
-    return testutil::WaitFor([&] {
-             if (!proc_->Running()) return true;
-             if (access(socket_.c_str(), F_OK) != 0) return false;
-             return !wait_healthy || Cli({"healthcheck"}).exit_code == 0;
-           }) &&
-           proc_->Running();
-  }
-  int Stop() {
-    if (!proc_) return 0;
-    int rc = proc_->Stop();
-    proc_.reset();
-    return rc;
-  }
-  std::string Logs() const { return proc_ ? proc_->Stderr() + proc_->Stdout() : ""; }
-  const std::string& socket() const { return socket_; }
-  const testutil::TempDir& dir() const { return dir_; }
-
-  // Cli runs `signet-agent <args> -socketPath <sock>` as `uid` (when root).
-  RunResult Cli(std::vector<std::string> args, uid_t uid = static_cast<uid_t>(-1),
-                const std::string& binary = "") const {
-    std::vector<std::string> argv{binary.empty() ? testutil::AgentBinary() : binary};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("-socketPath");
-    argv.push_back(socket_);
-    testutil::ProcessOptions o;
-    o.uid = uid;
-    o.gid = uid;
-    return testutil::Run(argv, o, absl::Seconds(30));
-  }
-
-  std::unique_ptr<SpiffeWorkloadAPI::Stub> Client() const {
-    return SpiffeWorkloadAPI::NewStub(
-        grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
-  }
-
- private:
-  const ServerProcess& server_;
-  testutil::TempDir dir_;
-  std::string socket_;
-  std::unique_ptr<testutil::Subprocess> proc_;
-};
-
-std::unique_ptr<grpc::ClientContext> Ctx(bool header = true,
-                                         absl::Duration timeout = absl::Seconds(20)) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  if (header) c->AddMetadata("workload.spiffe.io", "true");
-  c->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return c;
 }
 
 std::string LeafSerial(const X509SVID& s) {

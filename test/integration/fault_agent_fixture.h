@@ -1,5 +1,5 @@
-// Shared by the fault_* and hostile_* integration tests: a real signet-agent
-// process (AgentProcess, as in agent_e2e_test.cc) and small helpers.
+// Shared by the agent end-to-end, fault_* and hostile_* integration tests: a
+// real signet-agent process (AgentProcess) and small helpers.
 #ifndef SIGNET_TEST_INTEGRATION_FAULT_AGENT_FIXTURE_H_
 #define SIGNET_TEST_INTEGRATION_FAULT_AGENT_FIXTURE_H_
 
@@ -28,8 +28,7 @@ class AgentProcess {
  public:
   AgentProcess(const ServerProcess& server, const std::string& bundle_pem, int port = 0,
                const std::string& node_attestor = "    join_token: {}\n",
-               const std::string& extra_agent_yaml = "")
-      : server_(server) {
+               const std::string& extra_agent_yaml = "") {
     chmod(dir_.path().c_str(), 0755);
     testutil::WriteFile(dir_.File("bundle.pem"), bundle_pem);
     socket_ = dir_.File("public/api.sock");
@@ -100,7 +99,6 @@ class AgentProcess {
   }
 
  private:
-  const ServerProcess& server_;
   testutil::TempDir dir_;
   std::string socket_;
   std::unique_ptr<testutil::Subprocess> proc_;

@@ -111,6 +111,12 @@ std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S +0000 UTC", t, absl::UTCTimeZone());
 }
 
+// FormatSeconds renders a whole number of seconds as "1h2m3s" ("0s" for none).
+std::string FormatSeconds(absl::Duration d) {
+  d = absl::Trunc(d, absl::Seconds(1));
+  return d == absl::ZeroDuration() ? "0s" : absl::FormatDuration(d);
+}
+
 std::string FormatElapsed(absl::Duration d) {
   double ms = absl::ToDoubleMilliseconds(d);
   if (ms < 1000) return absl::StrFormat("%.1fms", ms);
@@ -475,8 +481,8 @@ int DebugInfo(const ParsedFlags& f) {
     return 1;
   }
   std::string target = absl::StartsWith(path, "unix:") ? path : "unix:" + path;
-  auto stub = debugpb::Debug::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub =
+      debugpb::Debug::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
   debugpb::GetInfoResponse resp;
@@ -502,15 +508,13 @@ int DebugInfo(const ParsedFlags& f) {
               << "     Expires at: " << FormatUtc(absl::FromUnixSeconds(c.expires_at())) << "\n";
   }
   if (resp.svid_chain_size() == 0) std::cout << "  (not attested yet)\n";
-  std::cout << "Uptime:\t\t\t\t" << absl::FormatDuration(absl::Seconds(resp.uptime())) << "\n";
+  std::cout << "Uptime:\t\t\t\t" << FormatSeconds(absl::Seconds(resp.uptime())) << "\n";
   std::cout << "Last sync success:\t\t";
   if (resp.last_sync_success() == 0) {
     std::cout << "never\n";
   } else {
     absl::Time t = absl::FromUnixSeconds(resp.last_sync_success());
-    std::cout << FormatUtc(t) << " ("
-              << absl::FormatDuration(absl::Trunc(absl::Now() - t, absl::Seconds(1)))
-              << " ago)\n";
+    std::cout << FormatUtc(t) << " (" << FormatSeconds(absl::Now() - t) << " ago)\n";
   }
   std::cout << "Cached X.509-SVIDs:\t\t" << resp.cached_x509_svids_count() << "\n"
             << "Cached JWT-SVIDs:\t\t" << resp.cached_jwt_svids_count() << "\n"

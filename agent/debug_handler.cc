@@ -32,9 +32,7 @@ std::string SubjectString(const X509* cert) {
   return out;
 }
 
-int32_t ClampInt32(int64_t v) {
-  return static_cast<int32_t>(std::clamp<int64_t>(v, 0, INT32_MAX));
-}
+int32_t ClampInt32(int64_t v) { return static_cast<int32_t>(std::clamp<int64_t>(v, 0, INT32_MAX)); }
 
 }  // namespace
 
@@ -55,9 +53,8 @@ debugpb::GetInfoResponse BuildGetInfoResponse(const AgentDebugInfo& info, absl::
   resp.set_cached_x509_svids_count(info.cached_x509_svids);
   resp.set_cached_jwt_svids_count(info.cached_jwt_svids);
   resp.set_cached_svidstore_x509_svids_count(0);
-  resp.set_last_sync_success(info.last_sync == absl::InfinitePast()
-                                 ? 0
-                                 : absl::ToUnixSeconds(info.last_sync));
+  resp.set_last_sync_success(
+      info.last_sync == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(info.last_sync));
   return resp;
 }
 

@@ -13,7 +13,7 @@ namespace signet::agent {
 
 // BuildGetInfoResponse renders `info` as of `now`.
 spire::api::agent::debug::v1::GetInfoResponse BuildGetInfoResponse(const AgentDebugInfo& info,
-                                                                    absl::Time now);
+                                                                   absl::Time now);
 
 // DebugHandler answers GetInfo from `source` (called once per request).
 // Thread-safe when `source` is.

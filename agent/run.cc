@@ -186,7 +186,9 @@ absl::Status RunAgent(AgentConfig config) {
   uss->Stop();
   if (admin_uss) admin_uss->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  if (admin_server) admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (admin_server) {
+    admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   if (attest_done && !attest_status.ok() && attest_status.code() != absl::StatusCode::kCancelled) {
     return attest_status;
   }

@@ -162,8 +162,8 @@ std::string ExampleConfigPath() { return signet::testutil::SourceDir() + "/conf/
 // WithAdminSocket returns kGood with socket_path and admin_socket_path set.
 std::string WithAdminSocket(const std::string& socket_path, const std::string& admin_path) {
   std::string y = kGood;
-  y.insert(y.find("plugins:"), "  socket_path: \"" + socket_path + "\"\n  admin_socket_path: \"" +
-                                   admin_path + "\"\n");
+  y.insert(y.find("plugins:"),
+           "  socket_path: \"" + socket_path + "\"\n  admin_socket_path: \"" + admin_path + "\"\n");
   return y;
 }
 

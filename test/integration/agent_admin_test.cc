@@ -85,10 +85,9 @@ class AgentAdminTest : public ::testing::Test {
   // agent serves its X.509-SVID.
   void ServeSelf() {
     std::string agent_id = absl::StrCat("spiffe://example.org/spire/agent/join_token/", token_);
-    RunResult r =
-        server_.Cli({"entry", "create", "-parentID", agent_id, "-spiffeID",
-                     "spiffe://example.org/admin-test", "-selector",
-                     absl::StrCat("unix:uid:", geteuid())});
+    RunResult r = server_.Cli({"entry", "create", "-parentID", agent_id, "-spiffeID",
+                               "spiffe://example.org/admin-test", "-selector",
+                               absl::StrCat("unix:uid:", geteuid())});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     RunResult f;
     ASSERT_TRUE(testutil::WaitFor([&] {
@@ -213,9 +212,9 @@ TEST_F(AgentAdminTest, AdminSocketBesideWorkloadSocketIsRefused) {
   RunResult v = testutil::Run({testutil::AgentBinary(), "validate", "-config", cfg_path});
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_THAT(v.err, HasSubstr(want));
-  RunResult run = testutil::Run(
-      {testutil::AgentBinary(), "run", "-config", cfg_path, "-joinToken", token_}, {},
-      absl::Seconds(30));
+  RunResult run =
+      testutil::Run({testutil::AgentBinary(), "run", "-config", cfg_path, "-joinToken", token_}, {},
+                    absl::Seconds(30));
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr(want));
   EXPECT_NE(access(admin.c_str(), F_OK), 0);

@@ -313,6 +313,31 @@ absl::Duration Agent::ServerClockOffset() const {
   return std::clamp(d, -kServerClockSkewLeeway, kServerClockSkewLeeway);
 }
 
+AgentDebugInfo Agent::DebugInfo() {
+  AgentDebugInfo info;
+  info.started = started_;
+  if (int64_t ms = last_sync_unix_ms_.load(); ms != 0) info.last_sync = absl::FromUnixMillis(ms);
+  std::shared_ptr<const AgentIdentity> id;
+  {
+    absl::MutexLock l(&mu_);
+    id = identity_;
+  }
+  if (id) {
+    // Aliasing: each certificate keeps the identity alive, without handing
+    // out the key.
+    for (const X509Ptr& c : id->chain) info.svid_chain.emplace_back(id, c.get());
+  }
+  for (const WorkloadEntry& e : Snapshot()->entries) {
+    if (e.svid) ++info.cached_x509_svids;
+  }
+  absl::Time now = absl::Now();
+  absl::MutexLock l(&jwt_mu_);
+  for (const auto& [key, jwt] : jwt_cache_) {
+    if (jwt.expires_at > now) ++info.cached_jwt_svids;
+  }
+  return info;
+}
+
 void Agent::StartSync() {
   absl::MutexLock l(&mu_);
   threads_.emplace_back([this] { SyncLoop(); });
@@ -345,6 +370,7 @@ void Agent::SyncLoop() {
       signet::agent::SyncResponse resp;
       while (reader->Read(&resp)) {
         failures = 0;
+        last_sync_unix_ms_ = absl::ToUnixMillis(absl::Now());
         NoteServerTime(resp.server_time_unix_ms());
         absl::MutexLock l(&mu_);
         pending_sync_ = std::move(resp);

@@ -27,6 +27,18 @@
 
 namespace signet::agent {
 
+// AgentDebugInfo is what the admin Debug API reports about a running agent.
+struct AgentDebugInfo {
+  // The agent's own X.509-SVID chain, leaf first (certificates shared with
+  // the agent's identity: read-only); empty before attestation.
+  std::vector<std::shared_ptr<const X509>> svid_chain;
+  absl::Time started;
+  // When the last entry sync message arrived; InfinitePast if none has.
+  absl::Time last_sync = absl::InfinitePast();
+  int cached_x509_svids = 0;
+  int cached_jwt_svids = 0;
+};
+
 // Agent implements the Workload API's Manager on top of the server protocol.
 // Thread-safe. Call Attest() once, then StartSync(); Stop() (or the
 // destructor) ends the background threads.
@@ -60,6 +72,10 @@ class Agent : public Manager {
   // to +-kServerClockSkewLeeway; zero before the first one. Adding it to
   // absl::Now() gives the trust domain's time, which token validation uses.
   absl::Duration ServerClockOffset() const;
+
+  // DebugInfo reports the agent's identity and cache sizes for the admin
+  // Debug API.
+  AgentDebugInfo DebugInfo() ABSL_LOCKS_EXCLUDED(mu_, snap_mu_, jwt_mu_);
 
   // Manager.
   std::shared_ptr<const AgentSnapshot> Snapshot() override;
@@ -111,6 +127,10 @@ class Agent : public Manager {
   const TrustDomain td_;
   // ServerClockOffset in milliseconds (unclamped); written by the sync thread.
   std::atomic<int64_t> server_offset_ms_{0};
+  const absl::Time started_ = absl::Now();
+  // Unix milliseconds of the last entry sync message (0: none yet); written
+  // by the sync thread.
+  std::atomic<int64_t> last_sync_unix_ms_{0};
 
   // Worker-thread state (no lock: only WorkerLoop touches it).
   std::map<std::string, signet::types::RegistrationEntry> entries_;

@@ -26,6 +26,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/x509.h"
+#include "spire/api/agent/debug/v1/debug.grpc.pb.h"
 #include "workload/workload.grpc.pb.h"
 
 namespace signet::agent {
@@ -46,6 +47,9 @@ Commands:
       Validates a JWT-SVID through the agent.
   api watch [-socketPath PATH]
       Streams X.509-SVID updates until interrupted.
+  debug info -socketPath ADMIN_SOCKET [-output json|pretty] [-timeout 5s]
+      Shows the agent's own SVID chain, uptime, last sync with the server and
+      cache sizes, from the admin API on agent.admin_socket_path.
   healthcheck [-socketPath PATH] [-shallow] [-verbose]
       Checks that the agent is up and ready.
   validate -config FILE
@@ -105,6 +109,12 @@ int RpcError(const grpc::Status& s) {
 
 std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S +0000 UTC", t, absl::UTCTimeZone());
+}
+
+// FormatSeconds renders a whole number of seconds as "1h2m3s" ("0s" for none).
+std::string FormatSeconds(absl::Duration d) {
+  d = absl::Trunc(d, absl::Seconds(1));
+  return d == absl::ZeroDuration() ? "0s" : absl::FormatDuration(d);
 }
 
 std::string FormatElapsed(absl::Duration d) {
@@ -453,6 +463,66 @@ int HealthCheck(const ParsedFlags& f) {
   return 0;
 }
 
+int DebugInfo(const ParsedFlags& f) {
+  namespace debugpb = spire::api::agent::debug::v1;
+  std::string path = f.Get("socketPath");
+  if (path.empty()) {
+    std::cerr << "-socketPath is required: the agent's admin_socket_path\n";
+    return 1;
+  }
+  std::string output = f.Get("output", "pretty");
+  if (output != "pretty" && output != "json") {
+    std::cerr << "invalid -output \"" << output << "\" (json or pretty)\n";
+    return 1;
+  }
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
+  if (!timeout.ok()) {
+    std::cerr << timeout.status().message() << "\n";
+    return 1;
+  }
+  std::string target = absl::StartsWith(path, "unix:") ? path : "unix:" + path;
+  auto stub =
+      debugpb::Debug::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
+  debugpb::GetInfoResponse resp;
+  grpc::Status s = stub->GetInfo(&ctx, debugpb::GetInfoRequest(), &resp);
+  if (!s.ok()) return RpcError(s);
+  if (output == "json") {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    o.preserve_proto_field_names = true;
+    o.always_print_primitive_fields = true;  // zero counts are information here
+    (void)google::protobuf::util::MessageToJsonString(resp, &out, o);
+    std::cout << out << "\n";
+    return 0;
+  }
+  std::cout << "Agent SVID chain:\n";
+  for (int i = 0; i < resp.svid_chain_size(); ++i) {
+    const debugpb::GetInfoResponse::Cert& c = resp.svid_chain(i);
+    std::string id = c.has_id() ? absl::StrCat("spiffe://", c.id().trust_domain(), c.id().path())
+                                : "(no SPIFFE ID)";
+    std::cout << "  #" << i + 1 << " " << id << "\n"
+              << "     Subject:    " << c.subject() << "\n"
+              << "     Expires at: " << FormatUtc(absl::FromUnixSeconds(c.expires_at())) << "\n";
+  }
+  if (resp.svid_chain_size() == 0) std::cout << "  (not attested yet)\n";
+  std::cout << "Uptime:\t\t\t\t" << FormatSeconds(absl::Seconds(resp.uptime())) << "\n";
+  std::cout << "Last sync success:\t\t";
+  if (resp.last_sync_success() == 0) {
+    std::cout << "never\n";
+  } else {
+    absl::Time t = absl::FromUnixSeconds(resp.last_sync_success());
+    std::cout << FormatUtc(t) << " (" << FormatSeconds(absl::Now() - t) << " ago)\n";
+  }
+  std::cout << "Cached X.509-SVIDs:\t\t" << resp.cached_x509_svids_count() << "\n"
+            << "Cached JWT-SVIDs:\t\t" << resp.cached_jwt_svids_count() << "\n"
+            << "Cached SVIDStore X.509-SVIDs:\t" << resp.cached_svidstore_x509_svids_count()
+            << "\n";
+  return 0;
+}
+
 int Validate(const ParsedFlags& f) {
   std::string path = f.Get("config");
   if (path.empty()) {
@@ -568,6 +638,9 @@ int RunCli(const std::vector<std::string>& args) {
   } else if (cmd == "healthcheck") {
     f = parse(rest, {"socketPath"}, {"shallow", "verbose"});
     if (f.ok()) return HealthCheck(*f);
+  } else if (cmd == "debug" && !rest.empty() && rest[0] == "info") {
+    f = parse(std::vector<std::string>(rest.begin() + 1, rest.end()), api_values, {});
+    if (f.ok()) return DebugInfo(*f);
   } else if (cmd == "api" && !rest.empty()) {
     std::string sub = rest[0];
     std::vector<std::string> r2(rest.begin() + 1, rest.end());

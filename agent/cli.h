@@ -1,5 +1,6 @@
 // signet-agent's command line: `run`, the workload-side `api` commands,
-// `healthcheck` and `validate`, with spire-agent's names and flags.
+// `debug info` (admin socket), `healthcheck` and `validate`, with
+// spire-agent's names and flags where spire-agent has them.
 #ifndef SIGNET_AGENT_CLI_H_
 #define SIGNET_AGENT_CLI_H_
 

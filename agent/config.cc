@@ -1,7 +1,10 @@
 #include "agent/config.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -30,6 +33,29 @@ std::string OnePlugin(ConfigSection& plugins, ConfigSection& kind, const std::st
     return "";
   }
   return names[0];
+}
+
+// CleanDir returns the directory part of the absolute `path`, lexically
+// normalised: no empty or "." components, ".." resolved, no trailing slash
+// ("/" for the root).
+std::string CleanDir(const std::string& path) {
+  std::vector<std::string> parts;
+  for (absl::string_view p : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(p);
+  }
+  if (!parts.empty()) parts.pop_back();  // the file name
+  return "/" + absl::StrJoin(parts, "/");
+}
+
+// IsSameOrBelow returns whether directory `dir` is `base` or inside it.
+bool IsSameOrBelow(const std::string& dir, const std::string& base) {
+  if (base == "/") return true;
+  return dir == base || absl::StartsWith(dir, base + "/");
 }
 
 }  // namespace
@@ -89,6 +115,18 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
   c.join_token = a.String("join_token");
   if (!join_token_flag.empty()) c.join_token = join_token_flag;
   c.admin_socket_path = a.String("admin_socket_path");
+  if (!c.admin_socket_path.empty()) {
+    if (c.admin_socket_path[0] != '/') {
+      a.Error("admin_socket_path", "must be an absolute path");
+    } else if (c.admin_socket_path.size() >= 108) {
+      a.Error("admin_socket_path", "is longer than a unix socket path may be (107 bytes)");
+    } else if (!c.socket_path.empty() && c.socket_path[0] == '/' &&
+               IsSameOrBelow(CleanDir(c.admin_socket_path), CleanDir(c.socket_path))) {
+      // Workloads reach the Workload API socket's directory; the admin API
+      // must live where they cannot.
+      a.Error("admin_socket_path", kAdminSocketSameDirError);
+    }
+  }
   a.Finish();
 
   ConfigSection plugins = top.Section("plugins");

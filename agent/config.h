@@ -18,6 +18,12 @@ inline constexpr char kDefaultSocketPath[] = "/tmp/signet-agent/public/api.sock"
 // SPIRE's default location of the agent's projected service-account token.
 inline constexpr char kDefaultK8sPsatTokenPath[] = "/var/run/secrets/tokens/spire-agent";
 
+// The problem reported for agent.admin_socket_path when it lies in the
+// directory of socket_path (or below it), which workloads can reach.
+inline constexpr char kAdminSocketSameDirError[] =
+    "must be in a different directory from socket_path, not in it or below it "
+    "(workloads can reach the Workload API socket's directory)";
+
 struct AgentConfig {
   std::string config_path;
   std::string data_dir = "./.data";
@@ -30,7 +36,9 @@ struct AgentConfig {
   std::string trust_bundle_path;
   bool insecure_bootstrap = false;
   std::string join_token;
-  std::string admin_socket_path;  // accepted; the agent admin API is not served
+  // When set, the admin API (SPIRE's agent Debug API) is served there;
+  // never in socket_path's directory.
+  std::string admin_socket_path;
 
   // plugins.NodeAttestor: "join_token", "x509pop" or "k8s_psat".
   std::string node_attestor;

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/debug_handler.h"
 #include "agent/workload_handler.h"
 #include "common/log.h"
 #include "common/peer_server.h"
@@ -124,6 +125,33 @@ absl::Status RunAgent(AgentConfig config) {
   uss->Start(server.get());
   LogInfo("Starting Workload API", {{"path", config.socket_path}});
 
+  // The admin API (SPIRE's agent Debug API) on its own socket, reachable by
+  // the agent's user only: directory 0700 when we create it, socket 0600.
+  std::unique_ptr<UnixSocketServer> admin_uss;
+  std::unique_ptr<grpc::Server> admin_server;
+  DebugHandler debug_handler([agent_ptr] { return agent_ptr->DebugInfo(); });
+  if (!config.admin_socket_path.empty()) {
+    absl::StatusOr<std::unique_ptr<UnixSocketServer>> a =
+        UnixSocketServer::Create(config.admin_socket_path, 0700, 0600);
+    if (!a.ok()) {
+      uss->Stop();
+      server->Shutdown(std::chrono::system_clock::now());
+      return absl::Status(a.status().code(),
+                          absl::StrCat("admin_socket_path: ", a.status().message()));
+    }
+    admin_uss = std::move(*a);
+    grpc::ServerBuilder admin_builder;
+    admin_builder.RegisterService(&debug_handler);
+    admin_server = admin_builder.BuildAndStart();
+    if (!admin_server) {
+      uss->Stop();
+      server->Shutdown(std::chrono::system_clock::now());
+      return absl::InternalError("could not start the admin API server");
+    }
+    admin_uss->Start(admin_server.get());
+    LogInfo("Starting admin API", {{"path", config.admin_socket_path}});
+  }
+
   std::atomic<bool> attested{false};
   absl::Status attest_status;
   std::atomic<bool> attest_done{false};
@@ -156,7 +184,11 @@ absl::Status RunAgent(AgentConfig config) {
   stop_health = true;
   health_thread.join();
   uss->Stop();
+  if (admin_uss) admin_uss->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (admin_server) {
+    admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   if (attest_done && !attest_status.ok() && attest_status.code() != absl::StatusCode::kCancelled) {
     return attest_status;
   }

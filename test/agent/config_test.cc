@@ -159,6 +159,44 @@ TEST(AgentConfigTest, K8sWorkloadAttestorBeside) {
 // ExampleConfigPath returns the repository's conf/agent.yaml.
 std::string ExampleConfigPath() { return signet::testutil::SourceDir() + "/conf/agent.yaml"; }
 
+// WithAdminSocket returns kGood with socket_path and admin_socket_path set.
+std::string WithAdminSocket(const std::string& socket_path, const std::string& admin_path) {
+  std::string y = kGood;
+  y.insert(y.find("plugins:"),
+           "  socket_path: \"" + socket_path + "\"\n  admin_socket_path: \"" + admin_path + "\"\n");
+  return y;
+}
+
+TEST(AgentConfigTest, AdminSocketInAnotherDirectoryLoads) {
+  auto c = Load(WithAdminSocket("/run/signet/public/api.sock", "/run/signet/private/admin.sock"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->admin_socket_path, "/run/signet/private/admin.sock");
+  auto none = Load(kGood);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->admin_socket_path, "");
+}
+
+TEST(AgentConfigTest, AdminSocketBesideWorkloadSocketIsAnError) {
+  for (const char* admin : {"/run/signet/public/admin.sock", "/run/signet/public/sub/admin.sock",
+                            "/run/signet//public/./admin.sock", "/run/signet/x/../public/a.sock"}) {
+    auto c = Load(WithAdminSocket("/run/signet/public/api.sock", admin));
+    ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << admin;
+    EXPECT_THAT(std::string(c.status().message()),
+                HasSubstr(std::string("agent.admin_socket_path: ") + kAdminSocketSameDirError))
+        << admin;
+  }
+  // A sibling whose name merely starts like the public directory is fine.
+  auto c = Load(WithAdminSocket("/run/signet/public/api.sock", "/run/signet/public2/admin.sock"));
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
+TEST(AgentConfigTest, AdminSocketMustBeAbsolute) {
+  auto c = Load(WithAdminSocket("/run/signet/public/api.sock", "admin.sock"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.admin_socket_path: must be an absolute path"));
+}
+
 TEST(AgentConfigTest, ExampleConfigIsValid) {
   auto c = LoadAgentConfig(ExampleConfigPath(), "tok");
   EXPECT_TRUE(c.ok()) << c.status();

@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/fakes/http_fake_server.h"
+#include "test/fakes/kube_api_payloads.h"
 #include "test/fakes/test_pki.h"
 #include "test/integration/fault_agent_fixture.h"
 #include "test/integration/server_test_fixture.h"
@@ -55,39 +56,22 @@ constexpr char kReviewPath[] = "/apis/authentication.k8s.io/v1/tokenreviews";
 constexpr char kPodPath[] = "/api/v1/namespaces/spire/pods/spire-agent-q8w4z";
 constexpr char kNodePath[] = "/api/v1/nodes/worker-1";
 
-// ReviewJson is what kube-apiserver answers (201) to POST .../tokenreviews
-// for the agent's token when it belongs to `user` (a service account user
-// name) bound to the agent pod.
+// Pod is the agent pod and node the fake apiserver reports.
+const testfakes::KubeAgentPod& Pod() {
+  static const testfakes::KubeAgentPod* const pod =
+      new testfakes::KubeAgentPod{kAgentToken, "system:serviceaccount:spire:spire-agent",
+                                  kPodName,    kPodUid,
+                                  kNodeName,   kNodeUid,
+                                  "10.0.3.7",  "eu-central-1b"};
+  return *pod;
+}
+
+// ReviewJson is the TokenReview for the agent's token belonging to `user` (a
+// service account user name) bound to the agent pod.
 std::string ReviewJson(const std::string& user) {
-  return absl::StrReplaceAll(
-      R"json({
-  "kind": "TokenReview",
-  "apiVersion": "authentication.k8s.io/v1",
-  "metadata": {"creationTimestamp": null},
-  "spec": {"token": "$TOKEN", "audiences": ["spire-server"]},
-  "status": {
-    "authenticated": true,
-    "user": {
-      "username": "$USER",
-      "uid": "5d0c2e8b-1f4a-4b7c-9e3d-2a6f8c0b4d17",
-      "groups": ["system:serviceaccounts", "system:serviceaccounts:spire", "system:authenticated"],
-      "extra": {
-        "authentication.kubernetes.io/credential-id": ["JTI=8e2c4a6b-0d1f-4e3a-b5c7-9f1e3d5a7b20"],
-        "authentication.kubernetes.io/node-name": ["$NODENAME"],
-        "authentication.kubernetes.io/node-uid": ["$NODEUID"],
-        "authentication.kubernetes.io/pod-name": ["$PODNAME"],
-        "authentication.kubernetes.io/pod-uid": ["$PODUID"]
-      }
-    },
-    "audiences": ["spire-server"]
-  }
-})json",
-      {{"$TOKEN", kAgentToken},
-       {"$USER", user},
-       {"$NODENAME", kNodeName},
-       {"$NODEUID", kNodeUid},
-       {"$PODNAME", kPodName},
-       {"$PODUID", kPodUid}});
+  testfakes::KubeAgentPod p = Pod();
+  p.user = user;
+  return testfakes::TokenReviewJson(p);
 }
 
 // UnauthenticatedReviewJson is kube-apiserver's answer for a token it does
@@ -105,59 +89,6 @@ std::string UnauthenticatedReviewJson(bool explicit_false) {
                       R"json("user": {},
     "error": "[invalid bearer token, service account token has expired]"}
 })json");
-}
-
-// GET /api/v1/namespaces/spire/pods/spire-agent-q8w4z (trimmed real answer).
-std::string PodJson() {
-  return absl::StrReplaceAll(
-      R"json({
-  "kind": "Pod", "apiVersion": "v1",
-  "metadata": {
-    "name": "$PODNAME", "generateName": "spire-agent-", "namespace": "spire",
-    "uid": "$PODUID", "resourceVersion": "91734", "creationTimestamp": "2024-03-01T08:12:40Z",
-    "labels": {"app": "spire-agent", "controller-revision-hash": "7c9d5f8b6",
-               "pod-template-generation": "3"},
-    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "spire-agent",
-      "uid": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "controller": true,
-      "blockOwnerDeletion": true}]
-  },
-  "spec": {
-    "volumes": [{"name": "spire-token", "projected": {"sources": [{"serviceAccountToken": {
-      "audience": "spire-server", "expirationSeconds": 7200, "path": "spire-agent"}}],
-      "defaultMode": 420}}],
-    "containers": [{"name": "spire-agent", "image": "ghcr.io/example/signet-agent:0.1.0",
-      "args": ["run", "-config", "/run/signet/config/agent.yaml"]}],
-    "restartPolicy": "Always", "serviceAccountName": "spire-agent", "serviceAccount": "spire-agent",
-    "nodeName": "$NODENAME", "hostPID": true
-  },
-  "status": {
-    "phase": "Running", "hostIP": "10.0.3.7", "hostIPs": [{"ip": "10.0.3.7"}],
-    "podIP": "10.244.2.19", "startTime": "2024-03-01T08:12:40Z"
-  }
-})json",
-      {{"$PODNAME", kPodName}, {"$PODUID", kPodUid}, {"$NODENAME", kNodeName}});
-}
-
-// GET /api/v1/nodes/worker-1 (trimmed real answer).
-std::string NodeJson() {
-  return absl::StrReplaceAll(R"json({
-  "kind": "Node", "apiVersion": "v1",
-  "metadata": {
-    "name": "$NODENAME", "uid": "$NODEUID", "resourceVersion": "91502",
-    "creationTimestamp": "2024-02-20T14:03:11Z",
-    "labels": {"beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "$NODENAME",
-               "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": "eu-central-1b"},
-    "annotations": {"node.alpha.kubernetes.io/ttl": "0"}
-  },
-  "spec": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24"]},
-  "status": {
-    "addresses": [{"type": "InternalIP", "address": "10.0.3.7"},
-                  {"type": "Hostname", "address": "$NODENAME"}],
-    "nodeInfo": {"machineID": "9a1e", "kubeletVersion": "v1.29.2",
-                 "containerRuntimeVersion": "containerd://1.7.13"}
-  }
-})json",
-                             {{"$NODENAME", kNodeName}, {"$NODEUID", kNodeUid}});
 }
 
 FakeHttpResponse NotFound() {
@@ -218,8 +149,8 @@ class K8sPsatE2ETest : public ::testing::Test {
       absl::MutexLock l(&mu_);
       return {201, review_};
     }
-    if (r.method == "GET" && r.path == kPodPath) return {200, PodJson()};
-    if (r.method == "GET" && r.path == kNodePath) return {200, NodeJson()};
+    if (r.method == "GET" && r.path == kPodPath) return {200, testfakes::PodJson(Pod())};
+    if (r.method == "GET" && r.path == kNodePath) return {200, testfakes::NodeJson(Pod())};
     return NotFound();
   }
 

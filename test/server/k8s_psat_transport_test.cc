@@ -17,6 +17,7 @@
 #include "server/nodeattestor/k8s_psat_config.h"
 #include "server/nodeattestor/kube_api_client.h"
 #include "test/fakes/http_fake_server.h"
+#include "test/fakes/kube_api_payloads.h"
 #include "test/fakes/test_pki.h"
 #include "test/testutil/testutil.h"
 
@@ -38,86 +39,22 @@ const char kServerToken[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmVyIn
 const char kPodUid[] = "5e1a8c3f-7b2d-4e9a-b6c1-0d2f3a4b5c6d";
 const char kNodeUid[] = "7f3b2a1c-9d8e-4f6a-b5c4-3e2d1f0a9b8c";
 
-// TokenReview as kube-apiserver 1.28 answers POST .../tokenreviews (201).
-std::string ReviewJson() {
-  return absl::StrReplaceAll(
-      R"json({
-  "kind": "TokenReview",
-  "apiVersion": "authentication.k8s.io/v1",
-  "metadata": {"creationTimestamp": null, "managedFields": [{"manager": "signet-server",
-    "operation": "Update", "apiVersion": "authentication.k8s.io/v1", "time": "2024-03-01T10:00:00Z",
-    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:audiences": {}, "f:token": {}}}}]},
-  "spec": {"token": "$TOKEN", "audiences": ["spire-server"]},
-  "status": {
-    "authenticated": true,
-    "user": {
-      "username": "system:serviceaccount:spire:spire-agent",
-      "uid": "1c9e7b5a-3d2f-4a1b-8c6d-5e4f3a2b1c0d",
-      "groups": ["system:serviceaccounts", "system:serviceaccounts:spire", "system:authenticated"],
-      "extra": {
-        "authentication.kubernetes.io/credential-id": ["JTI=0b7f1c1e-4e8e-4b55-9d7a-3c1f6a2b9e10"],
-        "authentication.kubernetes.io/node-name": ["node-a"],
-        "authentication.kubernetes.io/node-uid": ["$NODEUID"],
-        "authentication.kubernetes.io/pod-name": ["spire-agent-x7k2p"],
-        "authentication.kubernetes.io/pod-uid": ["$PODUID"]
-      }
-    },
-    "audiences": ["spire-server"]
-  }
-})json",
-      {{"$TOKEN", kAgentToken}, {"$PODUID", kPodUid}, {"$NODEUID", kNodeUid}});
+// The agent pod and node the fake apiserver reports.
+const testfakes::KubeAgentPod& Pod() {
+  static const testfakes::KubeAgentPod* const pod =
+      new testfakes::KubeAgentPod{kAgentToken,
+                                  "system:serviceaccount:spire:spire-agent",
+                                  "spire-agent-x7k2p",
+                                  kPodUid,
+                                  "node-a",
+                                  kNodeUid,
+                                  "10.0.0.12",
+                                  "eu-west-1a"};
+  return *pod;
 }
-
-// GET /api/v1/namespaces/spire/pods/spire-agent-x7k2p (trimmed real answer).
-std::string PodJson() {
-  return absl::StrReplaceAll(R"json({
-  "kind": "Pod", "apiVersion": "v1",
-  "metadata": {
-    "name": "spire-agent-x7k2p", "generateName": "spire-agent-", "namespace": "spire",
-    "uid": "$PODUID", "resourceVersion": "48211", "creationTimestamp": "2024-03-01T09:58:12Z",
-    "labels": {"app": "spire-agent", "controller-revision-hash": "6d8f9c7b5",
-               "pod-template-generation": "1"},
-    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "spire-agent",
-      "uid": "f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9", "controller": true,
-      "blockOwnerDeletion": true}]
-  },
-  "spec": {
-    "volumes": [{"name": "spire-token", "projected": {"sources": [{"serviceAccountToken": {
-      "audience": "spire-server", "expirationSeconds": 7200, "path": "spire-agent"}}],
-      "defaultMode": 420}}],
-    "containers": [{"name": "spire-agent", "image": "ghcr.io/example/signet-agent:0.1.0",
-      "args": ["run", "-config", "/run/signet/config/agent.yaml"]}],
-    "restartPolicy": "Always", "serviceAccountName": "spire-agent", "serviceAccount": "spire-agent",
-    "nodeName": "node-a", "hostPID": true
-  },
-  "status": {
-    "phase": "Running", "hostIP": "10.0.0.12", "hostIPs": [{"ip": "10.0.0.12"}],
-    "podIP": "10.244.1.7", "startTime": "2024-03-01T09:58:12Z"
-  }
-})json",
-                             {{"$PODUID", kPodUid}});
-}
-
-// GET /api/v1/nodes/node-a (trimmed real answer).
-std::string NodeJson() {
-  return absl::StrReplaceAll(R"json({
-  "kind": "Node", "apiVersion": "v1",
-  "metadata": {
-    "name": "node-a", "uid": "$NODEUID", "resourceVersion": "48002",
-    "labels": {"beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "node-a",
-               "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": "eu-west-1a"},
-    "annotations": {"node.alpha.kubernetes.io/ttl": "0"}
-  },
-  "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
-  "status": {
-    "addresses": [{"type": "InternalIP", "address": "10.0.0.12"},
-                  {"type": "Hostname", "address": "node-a"}],
-    "nodeInfo": {"machineID": "0f3c", "kubeletVersion": "v1.28.4",
-                 "containerRuntimeVersion": "containerd://1.7.11"}
-  }
-})json",
-                             {{"$NODEUID", kNodeUid}});
-}
+std::string ReviewJson() { return testfakes::TokenReviewJson(Pod()); }
+std::string PodJson() { return testfakes::PodJson(Pod()); }
+std::string NodeJson() { return testfakes::NodeJson(Pod()); }
 
 constexpr char kReviewPath[] = "/apis/authentication.k8s.io/v1/tokenreviews";
 constexpr char kPodPath[] = "/api/v1/namespaces/spire/pods/spire-agent-x7k2p";

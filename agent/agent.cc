@@ -273,9 +273,10 @@ absl::Status Agent::Attest() {
     std::string why = kept.status().code() == absl::StatusCode::kFailedPrecondition
                           ? std::string(kept.status().message())
                           : "there is no agent SVID kept in " + config_.data_dir;
-    return absl::FailedPreconditionError(absl::StrCat(
-        why, "; generate a new join token (signet-server token generate) "
-             "and start the agent with -joinToken <token>"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(why,
+                     "; generate a new join token (signet-server token generate) "
+                     "and start the agent with -joinToken <token>"));
   }
   absl::Duration backoff = absl::Milliseconds(200);
   for (;;) {
@@ -299,7 +300,9 @@ void Agent::NoteServerTime(int64_t server_unix_ms) {
   // past the leeway), not on every message.
   constexpr int64_t kWarnMs = 5000;
   const int64_t leeway_ms = absl::ToInt64Milliseconds(kServerClockSkewLeeway);
-  auto bucket = [&](int64_t v) { return std::abs(v) > leeway_ms ? 2 : std::abs(v) > kWarnMs ? 1 : 0; };
+  auto bucket = [&](int64_t v) {
+    return std::abs(v) > leeway_ms ? 2 : std::abs(v) > kWarnMs ? 1 : 0;
+  };
   if (bucket(offset) > bucket(before)) {
     LogWarn(bucket(offset) == 2 ? "clock skew with the server exceeds the tolerated leeway: fix NTP"
                                 : "clock skew with the server: check NTP",

@@ -60,10 +60,11 @@ class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier 
     absl::Time now = absl::Now();
     absl::StatusOr<SpiffeId> id = VerifyX509Svid(*chain, *bundles_, now);
     if (!id.ok() && VerifyX509Svid(*chain, *bundles_, now + kServerClockSkewLeeway).ok()) {
-      LogWarn("server certificate is not yet valid by this node's clock; accepted within the "
-              "clock skew leeway: check NTP on this node and the server",
-              {{"not_before", absl::FormatTime(CertNotBefore((*chain)[0].get()))},
-               {"leeway", absl::FormatDuration(kServerClockSkewLeeway)}});
+      LogWarn(
+          "server certificate is not yet valid by this node's clock; accepted within the "
+          "clock skew leeway: check NTP on this node and the server",
+          {{"not_before", absl::FormatTime(CertNotBefore((*chain)[0].get()))},
+           {"leeway", absl::FormatDuration(kServerClockSkewLeeway)}});
       return grpc::Status::OK;
     }
     if (!id.ok()) {

@@ -179,9 +179,11 @@ absl::Status RunAgent(AgentConfig config) {
   int sig = 0;
   sigwait(&sigs, &sig);
   LogInfo("Stopping agent", {{"signal", absl::StrCat(sig)}});
+  // stop_health first: Stop() wakes WaitForChange at once, and the health
+  // loop must then end instead of spinning until the attest thread is joined.
+  stop_health = true;
   agent->Stop();
   attest_thread.join();
-  stop_health = true;
   health_thread.join();
   uss->Stop();
   if (admin_uss) admin_uss->Stop();

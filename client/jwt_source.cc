@@ -77,9 +77,8 @@ absl::StatusOr<std::unique_ptr<JwtSource>> JwtSource::Create(const WorkloadApiOp
   {
     absl::MutexLock l(&src->mu_);
     // Evaluated by absl::Condition with mu_ held.
-    auto ready = [s = src.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return s->jwt_ != nullptr || s->stopped_;
-    };
+    auto ready = [s = src.get()]()
+                     ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->jwt_ != nullptr || s->stopped_; };
     src->mu_.AwaitWithTimeout(absl::Condition(&ready), options.initial_timeout);
     if (src->jwt_ == nullptr) {
       failure =

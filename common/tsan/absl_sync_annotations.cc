@@ -19,6 +19,12 @@
 // Abseil's own mutex.cc adds under TSan, so TSan models absl::Mutex as a
 // mutex (happens-before, lock-order checking) instead of ignoring it. The
 // inline wrappers (MutexLock, WriterLock, ...) all end in one of these.
+//
+// The library's *WithTimeout functions tail-call its *WithDeadline ones
+// through the PLT, which would run our *WithDeadline inside our *WithTimeout
+// and annotate one unlock twice; ours therefore never call the library's
+// *WithTimeout: they compute the deadline (now + timeout, as Abseil does) and
+// call our *WithDeadline. No other entry point here reaches another one.
 // Nothing here makes TSan ignore an access: the unlock/lock pairs only add
 // the edges a real mutex provides.
 #include <dlfcn.h>
@@ -33,6 +39,7 @@
 #include "absl/base/options.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 #ifndef ABSL_HAVE_THREAD_SANITIZER
@@ -145,12 +152,7 @@ ABSL_NO_THREAD_SAFETY_ANALYSIS void Mutex::ReaderLockWhen(const Condition& cond)
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::LockWhenWithTimeout(const Condition& cond,
                                                                absl::Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
-      "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  __tsan_mutex_pre_lock(this, 0);
-  const bool res = real(this, cond, timeout);
-  __tsan_mutex_post_lock(this, 0, 0);
-  return res;
+  return LockWhenWithDeadline(cond, absl::Now() + timeout);
 }
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::LockWhenWithDeadline(const Condition& cond,
@@ -165,12 +167,7 @@ ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::LockWhenWithDeadline(const Condition&
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
                                                                      absl::Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
-      "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  __tsan_mutex_pre_lock(this, __tsan_mutex_read_lock);
-  const bool res = real(this, cond, timeout);
-  __tsan_mutex_post_lock(this, __tsan_mutex_read_lock, 0);
-  return res;
+  return ReaderLockWhenWithDeadline(cond, absl::Now() + timeout);
 }
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond,
@@ -203,11 +200,7 @@ ABSL_NO_THREAD_SAFETY_ANALYSIS void Mutex::Await(const Condition& cond) {
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::AwaitWithTimeout(const Condition& cond,
                                                             absl::Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
-      "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  bool res;
-  SIGNET_TSAN_RELOCKING_CALL(this, res = real(this, cond, timeout));
-  return res;
+  return AwaitWithDeadline(cond, absl::Now() + timeout);
 }
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool Mutex::AwaitWithDeadline(const Condition& cond,
@@ -225,11 +218,7 @@ ABSL_NO_THREAD_SAFETY_ANALYSIS void CondVar::Wait(Mutex* mu) {
 }
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
-  static const auto real = Real<bool (*)(CondVar*, Mutex*, absl::Duration)>(
-      "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  bool res;
-  SIGNET_TSAN_RELOCKING_CALL(mu, res = real(this, mu, timeout));
-  return res;
+  return WaitWithDeadline(mu, absl::Now() + timeout);
 }
 
 ABSL_NO_THREAD_SAFETY_ANALYSIS bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {

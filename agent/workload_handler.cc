@@ -17,6 +17,7 @@
 #include "attestors/process_info.h"
 #include "common/jwt.h"
 #include "common/log.h"
+#include "common/reactor_order.h"
 #include "common/spiffe_id.h"
 
 namespace signet::agent {
@@ -207,7 +208,8 @@ absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(
 // message) calls Notify with a snapshot; Evaluate turns it into at most one
 // write in flight; snapshots arriving meanwhile are coalesced into the
 // latest. Lifetime: registered with the handler from construction to
-// OnDone, which unregisters and deletes it. Thread-safe.
+// OnDone, which unregisters and deletes it. Thread-safe. order_ marks where
+// gRPC orders the reactions (common/reactor_order.h).
 template <typename Msg>
 class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamSink {
  public:
@@ -221,6 +223,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
   void Start() {
     handler_->Register(this);
     Notify(handler_->config_.manager->Snapshot(), /*changed=*/true);
+    order_.Created();
   }
 
   void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) override {
@@ -241,6 +244,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
   }
 
   void OnWriteDone(bool ok) override {
+    order_.Reaction();
+    order_.WriteDone();
     bool finish = false, again = false;
     grpc::Status status;
     {
@@ -263,11 +268,17 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
     }
     if (finish) this->Finish(status);
     if (again) Run();
+    order_.ReactionEnding();
   }
 
-  void OnCancel() override { RequestFinish(grpc::Status::CANCELLED); }
+  void OnCancel() override {
+    order_.Reaction();
+    RequestFinish(grpc::Status::CANCELLED);
+    order_.ReactionEnding();
+  }
 
   void OnDone() override {
+    order_.Done();
     handler_->Unregister(this);
     delete this;
   }
@@ -302,7 +313,10 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
         }
       }
       if (end) RequestFinish(*end);
-      if (write) this->StartWrite(&*last_);
+      if (write) {
+        order_.WriteStarting();
+        this->StartWrite(&*last_);
+      }
       return;
     }
   }
@@ -363,6 +377,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
   WorkloadHandler* const handler_;
   const std::vector<attestors::Selector> selectors_;
   const Build build_;
+  ReactorOrder order_;
   // Touched only with busy_ set (one thread at a time).
   std::optional<Msg> last_;  // the last message written (stable while in flight)
   absl::Time pending_since_ = absl::InfiniteFuture();
@@ -385,8 +400,17 @@ namespace {
 template <typename Msg>
 class FinishedStream final : public grpc::ServerWriteReactor<Msg> {
  public:
-  explicit FinishedStream(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
+  explicit FinishedStream(const grpc::Status& status) {
+    this->Finish(status);
+    order_.Created();
+  }
+  void OnDone() override {
+    order_.Done();
+    delete this;
+  }
+
+ private:
+  ReactorOrder order_;
 };
 
 }  // namespace

@@ -5,8 +5,7 @@
 #                      build-asan (shared with fuzz.sh), runs the whole
 #                      ctest suite. CI runs this (scripts/test.sh).
 #   thread:            -DSIGNET_SANITIZE=thread into build-tsan, runs the
-#                      concurrent parts (peer_server, sync hub, datastore,
-#                      agent end-to-end and the fault tests), selected by
+#                      concurrent parts (the labels below), selected by
 #                      test binary (ctest label, see test/CMakeLists.txt).
 #                      Every process, the servers and agents the tests spawn
 #                      included, writes its reports to build-tsan/tsan-reports;
@@ -31,7 +30,17 @@ case "$mode" in
     build_dir=build-tsan
     sanitize=thread
     fuzz=OFF
-    default_filter=(-L 'peer_server|sync_hub|sqlite_datastore|agent_e2e|fault_')
+    # Test binaries (ctest labels) with concurrency: the unix socket server,
+    # sync hub, datastore, work queue and CA (parallel signing); the Workload
+    # API handler and the client library's sources and connection (many
+    # streams, watcher threads); and the end-to-end, fault, CA rotation,
+    # hostile workload and client tests, which run the real server, agent,
+    # helper and examples under TSan.
+    labels=(common_peer_server server_sync_hub server_sqlite_datastore server_work_queue
+      server_ca_test agent_workload_handler client_x509_source client_jwt_source
+      client_bundle_source client_workload_conn integration_agent_e2e integration_fault_
+      integration_server_rotation integration_hostile_workload integration_client_e2e)
+    default_filter=(-L "$(IFS='|'; echo "${labels[*]}")")
     # Keep going after a report so one run lists everything; reports are
     # errors below. Test binaries hand the servers and agents they spawn
     # stderr files they delete, so every process logs its reports to

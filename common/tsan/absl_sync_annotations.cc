@@ -11,7 +11,8 @@
 // the lock was held (ours, and gRPC's: gRPC 1.51's grpc_core::Mutex and gpr_mu
 // are absl::Mutex).
 //
-// This file defines the out-of-line entry points of those classes. The
+// This file defines the out-of-line entry points of those classes (and
+// absl::Status's unref, see the end). The
 // executable comes first in the dynamic linker's lookup order, so these
 // definitions are the ones called, by our code and through the PLT by gRPC and
 // by libabsl_synchronization itself (Notification, ReleasableMutexLock). Each
@@ -36,7 +37,9 @@
 #include <string>
 
 #include "absl/base/config.h"
+#include "absl/base/dynamic_annotations.h"
 #include "absl/base/options.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -263,6 +266,19 @@ bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
   const bool notified = real(this, deadline);
   if (notified) __tsan_acquire(const_cast<std::atomic<bool>*>(&notified_yet_));
   return notified;
+}
+
+// absl::Status: the last Unref deletes the shared representation inside
+// libabsl_status, after a decrement TSan cannot see. called_from_lib:
+// /libabsl_status.so (scripts/tsan.supp) ignores what the library's calls
+// into the allocator do, but the library tail-calls operator delete, so the
+// delete is attributed to our caller instead; the library's part of the call
+// is ignored here the same way.
+void Status::UnrefNonInlined(uintptr_t rep) {
+  static const auto real = Real<void (*)(uintptr_t)>("6Status15UnrefNonInlinedEm");
+  ABSL_ANNOTATE_IGNORE_READS_AND_WRITES_BEGIN();
+  real(rep);
+  ABSL_ANNOTATE_IGNORE_READS_AND_WRITES_END();
 }
 
 ABSL_NAMESPACE_END

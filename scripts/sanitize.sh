@@ -40,7 +40,12 @@ case "$mode" in
       server_ca_test agent_workload_handler client_x509_source client_jwt_source
       client_bundle_source client_workload_conn integration_agent_e2e integration_fault_
       integration_server_rotation integration_hostile_workload integration_client_e2e)
-    default_filter=(-L "$(IFS='|'; echo "${labels[*]}")")
+    # Left out: ConnectionFloodLeavesNoDescriptors counts the agent's open
+    # descriptors, and TSan keeps two pipes to llvm-symbolizer open from the
+    # first report it symbolizes (suppressed ones included); the release and
+    # ASan suites run it.
+    default_filter=(-L "$(IFS='|'; echo "${labels[*]}")"
+      -E '^HostileWorkloadTest\.ConnectionFloodLeavesNoDescriptors$')
     # Keep going after a report so one run lists everything; reports are
     # errors below. Test binaries hand the servers and agents they spawn
     # stderr files they delete, so every process logs its reports to

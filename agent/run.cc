@@ -100,6 +100,7 @@ absl::Status RunAgent(AgentConfig config) {
   hc.manager = agent.get();
   hc.attestor = &attestor;
   hc.pinner = pinner.get();
+  hc.selector_cache_ttl = config.selector_cache_ttl;
   // Token validation uses the trust domain's time (the server's clock), so a
   // node clock up to kServerClockSkewLeeway off still accepts fresh tokens.
   Agent* agent_ptr = agent.get();
@@ -113,7 +114,7 @@ absl::Status RunAgent(AgentConfig config) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.RegisterService(&handler);
+  handler.Attach(&builder);
   // Keep idle handler threads instead of letting the sync server end and
   // re-create one per call (gRPC's default keeps at most 2 polling):
   // thread churn (clone, stack madvise, TLB shootdowns) dominated the agent's
@@ -121,6 +122,7 @@ absl::Status RunAgent(AgentConfig config) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return absl::InternalError("could not start the Workload API server");
+  handler.Start();
   if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(false);
   uss->Start(server.get());
   LogInfo("Starting Workload API", {{"path", config.socket_path}});
@@ -188,6 +190,7 @@ absl::Status RunAgent(AgentConfig config) {
   uss->Stop();
   if (admin_uss) admin_uss->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  handler.Shutdown();
   if (admin_server) {
     admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }

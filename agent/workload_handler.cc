@@ -314,9 +314,14 @@ class StreamCall final : public StreamSink {
   StreamCall(WorkloadHandler* handler, Request request, void (WorkloadHandler::*repost)(),
              Build build)
       : handler_(handler), repost_(repost), build_(build) {
+    handler_->CallCreated();
     ctx_.AsyncNotifyWhenDone(&done_tag_);
     request(handler, &ctx_, &req_, &writer_, handler->cq_.get(), &request_tag_);
   }
+
+  ~StreamCall() override { handler_->CallDeleted(); }
+  StreamCall(const StreamCall&) = delete;
+  StreamCall& operator=(const StreamCall&) = delete;
 
   void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) override {
     {
@@ -610,9 +615,31 @@ void WorkloadHandler::Start() {
   }
 }
 
+void WorkloadHandler::CallCreated() {
+  absl::MutexLock l(&calls_mu_);
+  ++live_calls_;
+}
+
+void WorkloadHandler::CallDeleted() {
+  absl::MutexLock l(&calls_mu_);
+  --live_calls_;
+}
+
 void WorkloadHandler::Shutdown() {
   if (shut_down_ || !cq_) return;
   shut_down_ = true;
+  // After the server's Shutdown, tags of its calls may still be queued, and
+  // handling them issues more operations (Finish): the queue may only be
+  // shut down once every call is gone.
+  {
+    absl::MutexLock l(&calls_mu_);
+    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) { return live_calls_ == 0; };
+    if (!queue_threads_.empty() &&
+        !calls_mu_.AwaitWithTimeout(absl::Condition(&none), absl::Seconds(10))) {
+      LogError("Workload API calls still open 10s after the server shut down",
+               {{"calls", absl::StrCat(live_calls_)}});
+    }
+  }
   cq_->Shutdown();
   if (queue_threads_.empty()) {
     QueueLoop();  // never started: drain the calls put up by Start, if any

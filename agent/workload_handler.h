@@ -182,6 +182,8 @@ class WorkloadHandler final : public WorkloadService {
   void PostX509Bundles();
   void PostJwtBundles();
   void QueueLoop();
+  void CallCreated() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  void CallDeleted() ABSL_LOCKS_EXCLUDED(calls_mu_);
 
   template <typename Req, typename Msg>
   friend class StreamCall;
@@ -208,6 +210,10 @@ class WorkloadHandler final : public WorkloadService {
   // Guarded by cache_mu_; keyed by PeerCred::conn_id.
   std::map<uint64_t, CachedCaller> callers_ ABSL_GUARDED_BY(cache_mu_);
   uint64_t attestations_ ABSL_GUARDED_BY(cache_mu_) = 0;
+
+  absl::Mutex calls_mu_;
+  // StreamCall objects alive (waiting for a call, or serving one).
+  int live_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::vector<std::thread> queue_threads_;

@@ -366,7 +366,10 @@ class StreamCall final : public StreamSink {
       return;
     }
     selectors_ = std::move(*sel);
-    registered_ = true;
+    {
+      absl::MutexLock l(&mu_);
+      registered_ = true;
+    }
     handler_->Register(this);
     Notify(handler_->config_.manager->Snapshot(), /*changed=*/true);
   }
@@ -407,11 +410,13 @@ class StreamCall final : public StreamSink {
 
   // Release drops one of the two last references (Finish, done).
   void Release() {
+    bool registered;
     {
       absl::MutexLock l(&mu_);
       if (++released_ < 2) return;
+      registered = registered_;
     }
-    if (registered_) handler_->Unregister(this);
+    if (registered) handler_->Unregister(this);
     delete this;
   }
 
@@ -514,7 +519,6 @@ class StreamCall final : public StreamSink {
   Tag done_tag_{this, &StreamCall::OnDone};
   // Set once by OnRequest before the stream is registered.
   WorkloadHandler::Selectors selectors_;
-  bool registered_ = false;
   // Touched only with busy_ set (one thread at a time).
   std::optional<Msg> last_;  // the last message written (stable while in flight)
   absl::Time pending_since_ = absl::InfiniteFuture();
@@ -530,6 +534,7 @@ class StreamCall final : public StreamSink {
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   int released_ ABSL_GUARDED_BY(mu_) = 0;
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace {

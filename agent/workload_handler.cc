@@ -256,40 +256,50 @@ uint64_t WorkloadHandler::attestations() {
   return attestations_;
 }
 
-absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::Caller(grpc::ServerContextBase* ctx) {
+absl::StatusOr<PeerCred> WorkloadHandler::Identify(grpc::ServerContextBase* ctx) {
   if (absl::Status s = CheckSecurityHeader(*ctx); !s.ok()) return s;
   absl::StatusOr<PeerCred> cred = config_.peer_lookup(ctx->peer());
   if (!cred.ok()) return absl::UnauthenticatedError("could not identify the caller");
+  return cred;
+}
+
+absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::Caller(grpc::ServerContextBase* ctx) {
+  absl::StatusOr<PeerCred> cred = Identify(ctx);
+  if (!cred.ok()) return cred.status();
   if (Selectors cached = CachedSelectors(*cred)) return cached;
-  absl::StatusOr<std::unique_ptr<PinnedProcess>> pin = config_.pinner->Pin(cred->pid);
+  return AttestCaller(*cred);
+}
+
+absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::AttestCaller(const PeerCred& cred) {
+  absl::StatusOr<std::unique_ptr<PinnedProcess>> pin = config_.pinner->Pin(cred.pid);
   if (!pin.ok()) {
-    if (config_.close_connection) config_.close_connection(*cred);
+    if (config_.close_connection) config_.close_connection(cred);
     return pin.status();
   }
-  std::optional<std::string> creds = ProcCreds(cred->pid);
+  std::optional<std::string> creds = ProcCreds(cred.pid);
   {
     absl::MutexLock l(&cache_mu_);
     ++attestations_;
   }
-  absl::StatusOr<std::vector<attestors::Selector>> sel = config_.attestor->Attest(cred->pid);
+  absl::StatusOr<std::vector<attestors::Selector>> sel = config_.attestor->Attest(cred.pid);
   if (absl::Status s = (*pin)->Check(); !s.ok()) {
     LogWarn("workload process changed during attestation; closing connection",
-            {{"pid", absl::StrCat(cred->pid)}, {"error", s.ToString()}});
-    if (config_.close_connection) config_.close_connection(*cred);
+            {{"pid", absl::StrCat(cred.pid)}, {"error", s.ToString()}});
+    if (config_.close_connection) config_.close_connection(cred);
     return s;
   }
   if (!sel.ok()) {
     LogWarn("workload attestation failed",
-            {{"pid", absl::StrCat(cred->pid)}, {"error", sel.status().ToString()}});
+            {{"pid", absl::StrCat(cred.pid)}, {"error", sel.status().ToString()}});
     return absl::UnavailableError("workload attestation failed");
   }
   if (Logger::level() <= LogLevel::kDebug) {
-    LogDebug("workload attested", {{"pid", absl::StrCat(cred->pid)},
-                                   {"uid", absl::StrCat(cred->uid)},
+    LogDebug("workload attested", {{"pid", absl::StrCat(cred.pid)},
+                                   {"uid", absl::StrCat(cred.uid)},
                                    {"selectors", absl::StrCat(sel->size())}});
   }
   auto shared = std::make_shared<const std::vector<attestors::Selector>>(std::move(*sel));
-  if (creds) CacheSelectors(*cred, std::move(*pin), std::move(*creds), shared);
+  if (creds) CacheSelectors(cred, std::move(*pin), std::move(*creds), shared);
   return shared;
 }
 
@@ -353,19 +363,43 @@ class StreamCall final : public StreamSink {
   };
 
   // OnRequest: a client called (ok) or the server is shutting down (!ok:
-  // the done notification never comes, nothing else is pending).
+  // the done notification never comes, nothing else is pending). A caller
+  // whose selectors are cached for its connection is served on this queue
+  // thread; attestation (which may wait on a kubelet or Docker) runs on the
+  // handler's attestation threads so it never holds up other streams.
   void OnRequest(bool ok) {
     if (!ok) {
       delete this;
       return;
     }
     (handler_->*repost_)();
-    absl::StatusOr<WorkloadHandler::Selectors> sel = handler_->Caller(&ctx_);
-    if (!sel.ok()) {
-      RequestFinish(ToGrpc(sel.status()));
+    absl::StatusOr<PeerCred> cred = handler_->Identify(&ctx_);
+    if (!cred.ok()) {
+      RequestFinish(ToGrpc(cred.status()));
       return;
     }
-    selectors_ = std::move(*sel);
+    if (WorkloadHandler::Selectors cached = handler_->CachedSelectors(*cred)) {
+      Begin(std::move(cached));
+      return;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      ++refs_;  // held by the attestation task
+    }
+    handler_->RunAttestation([this, c = *cred] {
+      absl::StatusOr<WorkloadHandler::Selectors> sel = handler_->AttestCaller(c);
+      if (sel.ok()) {
+        Begin(*std::move(sel));
+      } else {
+        RequestFinish(ToGrpc(sel.status()));
+      }
+      Release();
+    });
+  }
+
+  // Begin registers the attested stream and sends its first message.
+  void Begin(WorkloadHandler::Selectors sel) {
+    selectors_ = std::move(sel);
     {
       absl::MutexLock l(&mu_);
       registered_ = true;
@@ -408,12 +442,12 @@ class StreamCall final : public StreamSink {
 
   void OnFinished(bool) { Release(); }
 
-  // Release drops one of the two last references (Finish, done).
+  // Release drops one reference (Finish, done, a running attestation).
   void Release() {
     bool registered;
     {
       absl::MutexLock l(&mu_);
-      if (++released_ < 2) return;
+      if (--refs_ > 0) return;
       registered = registered_;
     }
     if (registered) handler_->Unregister(this);
@@ -533,7 +567,9 @@ class StreamCall final : public StreamSink {
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
-  int released_ ABSL_GUARDED_BY(mu_) = 0;
+  // Finish and done always come back once the call arrived; +1 while an
+  // attestation runs.
+  int refs_ ABSL_GUARDED_BY(mu_) = 2;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -615,8 +651,33 @@ void WorkloadHandler::Start() {
   PostX509Svid();
   PostX509Bundles();
   PostJwtBundles();
+  for (int i = 0; i < std::max(1, config_.attest_threads); ++i) {
+    attest_threads_.emplace_back([this] { AttestLoop(); });
+  }
   for (int i = 0; i < std::max(1, config_.stream_threads); ++i) {
     queue_threads_.emplace_back([this] { QueueLoop(); });
+  }
+}
+
+void WorkloadHandler::RunAttestation(std::function<void()> task) {
+  absl::MutexLock l(&tasks_mu_);
+  tasks_.push_back(std::move(task));
+}
+
+void WorkloadHandler::AttestLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      absl::MutexLock l(&tasks_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tasks_mu_) {
+        return !tasks_.empty() || tasks_stopping_;
+      };
+      tasks_mu_.Await(absl::Condition(&ready));
+      if (tasks_.empty()) return;  // stopping, and nothing left
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
   }
 }
 
@@ -650,6 +711,11 @@ void WorkloadHandler::Shutdown() {
     QueueLoop();  // never started: drain the calls put up by Start, if any
   }
   for (std::thread& t : queue_threads_) t.join();
+  {
+    absl::MutexLock l(&tasks_mu_);
+    tasks_stopping_ = true;
+  }
+  for (std::thread& t : attest_threads_) t.join();
 }
 
 void WorkloadHandler::QueueLoop() {

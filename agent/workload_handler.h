@@ -5,6 +5,7 @@
 #include <grpcpp/server_builder.h>
 #include <sys/types.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -92,8 +93,11 @@ struct WorkloadHandlerConfig {
   // same connection from the same, still pinned process (0: attest every
   // call). Connections without an id (conn_id 0) are never cached.
   absl::Duration selector_cache_ttl = absl::Seconds(1);
-  // Threads serving the streaming RPCs' completion queue.
-  int stream_threads = 4;
+  // Threads serving the streaming RPCs' completion queue (one polls best:
+  // the thread that reads a call answers it, with no hand-off) and threads
+  // attesting callers of the streaming RPCs not found in the selector cache.
+  int stream_threads = 1;
+  int attest_threads = 4;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
@@ -169,6 +173,14 @@ class WorkloadHandler final : public WorkloadService {
   // selectors. InvalidArgument (header), Unauthenticated (no credentials or
   // pid reuse), Unavailable (attestation failed).
   absl::StatusOr<Selectors> Caller(grpc::ServerContextBase* ctx);
+  // Identify checks the security header and resolves the caller's kernel
+  // credentials (the cheap half of Caller).
+  absl::StatusOr<PeerCred> Identify(grpc::ServerContextBase* ctx);
+  // AttestCaller pins and attests `cred`'s process and caches the result.
+  absl::StatusOr<Selectors> AttestCaller(const PeerCred& cred);
+  // RunAttestation runs `task` on an attestation thread.
+  void RunAttestation(std::function<void()> task) ABSL_LOCKS_EXCLUDED(tasks_mu_);
+  void AttestLoop() ABSL_LOCKS_EXCLUDED(tasks_mu_);
   // CachedSelectors returns the selectors cached for `cred`'s connection
   // when they are fresh and the pinned process is still alive; null
   // otherwise.
@@ -217,6 +229,10 @@ class WorkloadHandler final : public WorkloadService {
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::vector<std::thread> queue_threads_;
+  absl::Mutex tasks_mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(tasks_mu_);
+  bool tasks_stopping_ ABSL_GUARDED_BY(tasks_mu_) = false;
+  std::vector<std::thread> attest_threads_;
   bool shut_down_ = false;
 
   std::thread watcher_;

@@ -55,10 +55,12 @@ class FakeManager : public Manager {
 class FakeAttestor : public Attestor {
  public:
   absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t) override {
-    ++calls;
+    if (++calls == 1 && block_first != nullptr) block_first->WaitForNotification();
     return result;
   }
   std::atomic<int> calls{0};
+  // When set, the first Attest waits for it (a slow kubelet, say).
+  absl::Notification* block_first = nullptr;
   absl::StatusOr<std::vector<attestors::Selector>> result =
       std::vector<attestors::Selector>{{"unix", "uid:1000"}, {"unix", "gid:1000"}};
 };
@@ -718,6 +720,25 @@ TEST_F(WorkloadHandlerTest, CachedSelectorsFollowEntryChanges) {
   ASSERT_TRUE(FirstX509(&r).ok());
   EXPECT_EQ(r.svids(0).spiffe_id(), "spiffe://example.org/v");
   EXPECT_EQ(attestor_.calls, 1);
+}
+
+TEST_F(WorkloadHandlerTest, SlowAttestationDoesNotHoldUpOtherCallers) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  absl::Notification release;
+  attestor_.block_first = &release;
+  X509SVIDResponse slow_resp;
+  grpc::Status slow_status;
+  std::thread slow([&] { slow_status = FirstX509(&slow_resp); });
+  while (attestor_.calls < 1) absl::SleepFor(absl::Milliseconds(1));
+  // The first caller's attestation is stuck; a second one is served.
+  X509SVIDResponse r;
+  grpc::Status s = FirstX509(&r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(attestor_.calls, 2);
+  release.Notify();
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
 }
 
 // Many short streams from several threads while entries come and go: every

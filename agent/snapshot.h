@@ -25,6 +25,8 @@ struct X509SvidMaterial {
 };
 
 // WorkloadEntry is a registration entry the agent may serve to workloads.
+// The agent creates each one once and shares it, immutable, between its
+// entry store and every snapshot (a new SVID makes a new WorkloadEntry).
 struct WorkloadEntry {
   std::string id;
   std::string spiffe_id;
@@ -42,7 +44,9 @@ struct AgentSnapshot {
   bool ready = false;
   std::optional<Bundle> bundle;             // own trust domain
   std::map<std::string, Bundle> federated;  // trust domain name -> bundle
-  std::vector<WorkloadEntry> entries;       // sorted by spiffe_id, then id
+  // Sorted by spiffe_id, then id; never null. Shared with the agent's entry
+  // store and other snapshots: a snapshot costs a pointer per entry.
+  std::vector<std::shared_ptr<const WorkloadEntry>> entries;
 };
 
 }  // namespace signet::agent

@@ -526,6 +526,16 @@ bool Agent::MintDue(absl::Time now, size_t* minted) {
       for (size_t i = start; i < due.size(); ++i) store_.SetRetry(due[i], now + absl::Seconds(1));
       return changed;
     }
+    // Check every result first, then free the batch's keys and request
+    // before allocating what stays cached: the SVIDs then fill the holes
+    // those leave in the heap rather than sit scattered between them.
+    struct Minted {
+      const signet::agent::BatchNewX509SvidResult* result;
+      std::string key_der;
+      absl::Time not_before, not_after;
+    };
+    std::vector<Minted> ok;
+    ok.reserve(static_cast<size_t>(resp.results_size()));
     for (const auto& r : resp.results()) {
       auto kit = keys.find(r.entry_id());
       if (kit == keys.end()) continue;
@@ -541,15 +551,22 @@ bool Agent::MintDue(absl::Time now, size_t* minted) {
         store_.SetRetry(r.entry_id(), now + absl::Seconds(5));
         continue;
       }
+      ok.push_back({&r, std::move(*key_der), CertNotBefore((*chain)[0].get()),
+                    CertNotAfter((*chain)[0].get())});
+    }
+    keys.clear();
+    req = signet::agent::BatchNewX509SvidRequest();
+    for (const Minted& x : ok) {
+      const signet::agent::BatchNewX509SvidResult& r = *x.result;
       auto m = std::make_shared<X509SvidMaterial>();
       // The chain as received (it parsed), in one allocation.
       size_t chain_len = 0;
       for (const std::string& der : r.svid().cert_chain()) chain_len += der.size();
       m->chain_der.reserve(chain_len);
       for (const std::string& der : r.svid().cert_chain()) m->chain_der += der;
-      m->key_der = std::move(*key_der);
-      m->not_before = CertNotBefore((*chain)[0].get());
-      m->not_after = CertNotAfter((*chain)[0].get());
+      m->key_der = x.key_der;  // a copy, allocated now (see above)
+      m->not_before = x.not_before;
+      m->not_after = x.not_after;
       absl::Duration life = m->not_after - m->not_before;
       absl::Time rotate_at = std::max(HalfLife(m->not_before, m->not_after) - Jitter(life / 20),
                                       absl::Now() + absl::Milliseconds(500));

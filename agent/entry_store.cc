@@ -1,11 +1,55 @@
 #include "agent/entry_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
+
 namespace signet::agent {
 namespace {
+
+// SelectorInterner hands out one shared SelectorSet per distinct list of
+// selectors (same selectors in the same order), so that entries with the
+// same selectors hold one copy between them.
+class SelectorInterner {
+ public:
+  void Add(const SelectorSet& s) {
+    if (!s.empty()) sets_.insert(s);
+  }
+  SelectorSet Intern(SelectorSet::List list) {
+    auto it = sets_.find(list);
+    if (it != sets_.end()) return *it;
+    SelectorSet s(std::move(list));
+    Add(s);
+    return s;
+  }
+
+ private:
+  static const SelectorSet::List& AsList(const SelectorSet& s) { return s.get(); }
+  static const SelectorSet::List& AsList(const SelectorSet::List& l) { return l; }
+  struct Hash {
+    using is_transparent = void;
+    template <typename T>
+    size_t operator()(const T& v) const {
+      size_t h = 0;
+      for (const attestors::Selector& s : AsList(v)) {
+        h = h * 1000003 ^ std::hash<std::string>()(s.type);
+        h = h * 1000003 ^ std::hash<std::string>()(s.value);
+      }
+      return h;
+    }
+  };
+  struct Eq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return AsList(a) == AsList(b);
+    }
+  };
+  absl::flat_hash_set<SelectorSet, Hash, Eq> sets_;
+};
 
 bool SameSelectors(const WorkloadEntry& w, const signet::types::RegistrationEntry& e) {
   if (w.selectors.size() != static_cast<size_t>(e.selectors_size())) return false;
@@ -21,14 +65,18 @@ bool SameStrings(const std::vector<std::string>& a,
   return a.size() == static_cast<size_t>(b.size()) && std::equal(a.begin(), a.end(), b.begin());
 }
 
-std::shared_ptr<WorkloadEntry> Convert(const signet::types::RegistrationEntry& e) {
+std::shared_ptr<WorkloadEntry> Convert(const signet::types::RegistrationEntry& e,
+                                       SelectorInterner* interner) {
   auto w = std::make_shared<WorkloadEntry>();
   w->id = e.id();
   w->spiffe_id = e.spiffe_id();
   w->hint = e.hint();
-  w->selectors.reserve(static_cast<size_t>(e.selectors_size()));
-  for (const signet::types::Selector& s : e.selectors())
-    w->selectors.push_back({s.type(), s.value()});
+  SelectorSet::List selectors;
+  selectors.reserve(static_cast<size_t>(e.selectors_size()));
+  for (const signet::types::Selector& s : e.selectors()) {
+    selectors.push_back({s.type(), s.value()});
+  }
+  w->selectors = interner->Intern(std::move(selectors));
   w->federates_with.assign(e.federates_with().begin(), e.federates_with().end());
   return w;
 }
@@ -53,6 +101,10 @@ bool EntryStore::Apply(
   }
   std::stable_sort(in.begin(), in.end(),
                    [](const auto* a, const auto* b) { return a->id() < b->id(); });
+  // Selector lists are shared with the entries kept so far and between the
+  // new ones.
+  SelectorInterner interner;
+  for (const Slot& s : slots_) interner.Add(s.entry->selectors);
   bool changed = false;
   std::vector<Slot> next;
   next.reserve(in.size());
@@ -83,7 +135,7 @@ bool EntryStore::Apply(
       }
     }
     changed = true;
-    std::shared_ptr<WorkloadEntry> w = Convert(e);
+    std::shared_ptr<WorkloadEntry> w = Convert(e, &interner);
     w->svid = std::move(svid);
     s.entry = std::move(w);
     next.push_back(std::move(s));

@@ -64,7 +64,7 @@ TEST(EntryStoreTest, KeepsServableEntriesSortedBySpiffeIdThenId) {
   EXPECT_EQ(store.size(), 3u);
   std::vector<std::shared_ptr<const WorkloadEntry>> v = store.Servable(kNow);
   EXPECT_THAT(Ids(v), ElementsAre("a", "c", "b"));
-  EXPECT_EQ(v[0]->selectors, (std::vector<attestors::Selector>{{"unix", "uid:1000"}}));
+  EXPECT_EQ(v[0]->selectors.get(), (std::vector<attestors::Selector>{{"unix", "uid:1000"}}));
   EXPECT_EQ(v[0]->svid, nullptr);
   EXPECT_THAT(store.Due(kNow), ElementsAre("a", "b", "c"));
 }
@@ -101,6 +101,26 @@ TEST(EntryStoreTest, SnapshotsShareEntriesInsteadOfCopying) {
   ASSERT_TRUE(store.SetSvid("a", Svid(kNow + absl::Hours(2), "c2"), kNow + absl::Hours(1)));
   EXPECT_EQ(s1[0]->svid->chain_der, "c");
   EXPECT_EQ(store.Find("a")->svid->chain_der, "c2");
+}
+
+TEST(EntryStoreTest, EntriesWithTheSameSelectorsShareThem) {
+  EntryStore store;
+  ASSERT_TRUE(
+      store.Apply(Set({Entry("a", "spiffe://example.org/a"), Entry("b", "spiffe://example.org/b"),
+                       Entry("c", "spiffe://example.org/c", 1, "uid:7")})));
+  std::shared_ptr<const WorkloadEntry> a = store.Find("a");
+  EXPECT_TRUE(a->selectors.SharesWith(store.Find("b")->selectors));
+  EXPECT_FALSE(a->selectors.SharesWith(store.Find("c")->selectors));
+  EXPECT_EQ(store.Find("c")->selectors[0].value, "uid:7");
+  // A later entry shares the kept entries' selectors, and so does a new
+  // SVID's entry.
+  ASSERT_TRUE(
+      store.Apply(Set({Entry("a", "spiffe://example.org/a"), Entry("b", "spiffe://example.org/b"),
+                       Entry("c", "spiffe://example.org/c", 1, "uid:7"),
+                       Entry("d", "spiffe://example.org/d", 1, "uid:7")})));
+  EXPECT_TRUE(store.Find("d")->selectors.SharesWith(store.Find("c")->selectors));
+  ASSERT_TRUE(store.SetSvid("a", Svid(kNow + absl::Hours(1)), kNow + absl::Minutes(30)));
+  EXPECT_TRUE(store.Find("a")->selectors.SharesWith(store.Find("b")->selectors));
 }
 
 TEST(EntryStoreTest, MintsUntilRotationThenAgain) {

@@ -169,8 +169,8 @@ absl::Status CheckSecurityHeader(const grpc::ServerContextBase& ctx) {
 std::vector<const WorkloadEntry*> MatchingEntries(
     const AgentSnapshot& snap, const std::vector<attestors::Selector>& selectors) {
   std::vector<const WorkloadEntry*> out;
-  for (const WorkloadEntry& e : snap.entries) {
-    if (attestors::SelectorsMatch(e.selectors, selectors)) out.push_back(&e);
+  for (const std::shared_ptr<const WorkloadEntry>& e : snap.entries) {
+    if (attestors::SelectorsMatch(e->selectors, selectors)) out.push_back(e.get());
   }
   return out;
 }

@@ -179,7 +179,9 @@ class WorkloadHandlerTest : public ::testing::Test {
     AgentSnapshot s;
     s.ready = true;
     s.bundle = MakeBundle();
-    s.entries = std::move(entries);
+    for (WorkloadEntry& e : entries) {
+      s.entries.push_back(std::make_shared<const WorkloadEntry>(std::move(e)));
+    }
     return s;
   }
 

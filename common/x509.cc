@@ -445,18 +445,18 @@ absl::StatusOr<X509PubkeyPtr> ParseCsrPublicKey(absl::string_view der) {
   const size_t point_len = static_cast<size_t>(ASN1_STRING_length(csr.key_bits.get()));
   // A key imported from (curve name, point) builds its EC_GROUP from the
   // name, which costs about a fifth of a signature check. So each thread
-  // keeps one imported key per curve as a template and later keys are a
-  // copy of it (the group is copied, not rebuilt) with the point replaced;
-  // both ways decode and check the point the same way (EC_KEY_oct2key).
-  thread_local EvpPkeyPtr templates[2];
-  EvpPkeyPtr& tmpl = templates[csr.group == kP384 ? 1 : 0];
-  EvpPkeyPtr key;
-  if (tmpl != nullptr) {
-    key.reset(EVP_PKEY_dup(tmpl.get()));
-    if (key == nullptr || EVP_PKEY_set1_encoded_public_key(key.get(), point, point_len) != 1) {
-      return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
-    }
-  } else {
+  // imports one key per curve once and puts every later request's point
+  // into it (EVP_PKEY_set1_encoded_public_key); both ways decode and check
+  // the point the same way (EC_KEY_oct2key). The key never leaves this
+  // function, and the verification context that references it is freed
+  // before it returns.
+  thread_local EvpPkeyPtr keys[2];
+  EvpPkeyPtr& key = keys[csr.group == kP384 ? 1 : 0];
+  if (key != nullptr && EVP_PKEY_set1_encoded_public_key(key.get(), point, point_len) != 1) {
+    key.reset();  // it may hold a half-set point: import afresh next time
+    return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
+  }
+  if (key == nullptr) {
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(csr.group),
                                          0),
@@ -469,8 +469,6 @@ absl::StatusOr<X509PubkeyPtr> ParseCsrPublicKey(absl::string_view der) {
       return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
     }
     key.reset(raw);
-    tmpl.reset(EVP_PKEY_dup(key.get()));  // nullptr on failure: import again next time
-    if (tmpl == nullptr) ClearOpensslErrors();
   }
   EvpMdCtxPtr mctx(EVP_MD_CTX_new());
   if (mctx == nullptr || EVP_DigestVerifyInit_ex(mctx.get(), nullptr, csr.md, nullptr, nullptr,

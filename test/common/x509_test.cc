@@ -1034,9 +1034,9 @@ TEST(ParseCsrPublicKeyTest, PointNotOnCurveIsInvalidArgument) {
   EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
 }
 
-// After the first request on a thread the CSR key is a copy of a per-curve
-// template with the request's point put in: every request must still be
-// verified with its own point.
+// After the first request on a thread the CSR's point is put into a key
+// kept per thread and curve: every request must still be verified with its
+// own point, also after a request whose point was refused.
 TEST(ParseCsrPublicKeyTest, EveryCsrIsVerifiedWithItsOwnKey) {
   auto run = [] {
     for (int i = 0; i < 6; ++i) {
@@ -1076,6 +1076,13 @@ TEST(ParseCsrPublicKeyTest, EveryCsrIsVerifiedWithItsOwnKey) {
     absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
     EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
+    // ... and the next request is verified with its own key again.
+    EvpPkeyPtr next = Key();
+    EXPECT_TRUE(ParseCsrPublicKey(CreateCsrDer(next.get()).value()).ok());
+    std::string signed_by_key = CreateCsrDer(key.get()).value();
+    std::string next_spki = PublicKeyToDer(next.get()).value();
+    signed_by_key.replace(signed_by_key.find(spki), spki.size(), next_spki);
+    EXPECT_EQ(ParseCsrPublicKey(signed_by_key).status().message(), "CSR signature is invalid");
   };
   run();
   std::thread fresh(run);  // a thread without templates yet

@@ -932,6 +932,13 @@ absl::StatusOr<std::unique_ptr<X509Issuer>> X509Issuer::Create(const X509* cert,
     return OpensslError("initialising verification context");
   }
   ASSIGN_OR_RETURN(is->spiffe_subject_, BuildName("SPIFFE", ""));
+  // A built X509_NAME encodes itself into a cache inside the name on its
+  // first i2d (X509_set_subject_name and X509_NAME_dup do one): do it here,
+  // so concurrent IssueLeaf calls only read it (TSan saw two first uses
+  // race). The issuer's names came from d2i (CopyCert) and are encoded.
+  if (i2d_X509_NAME(is->spiffe_subject_.get(), nullptr) <= 0) {
+    return OpensslError("encoding subject name");
+  }
   ASSIGN_OR_RETURN(is->basic_constraints_,
                    ConfExtension(NID_basic_constraints, "critical,CA:FALSE"));
   ASSIGN_OR_RETURN(is->key_usage_ec_,

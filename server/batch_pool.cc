@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
@@ -35,7 +36,13 @@ struct BatchPool::Batch {
 
 BatchPool::BatchPool(int workers) {
   threads_.reserve(static_cast<size_t>(std::max(0, workers)));
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < workers; ++i) {
+    try {
+      threads_.emplace_back([this] { Run(); });
+    } catch (const std::system_error&) {  // no more threads: work with those we have
+      break;
+    }
+  }
 }
 
 BatchPool::~BatchPool() {

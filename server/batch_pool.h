@@ -22,6 +22,8 @@ namespace signet::server {
 // destructor joins the workers; no ParallelFor may be running then.
 class BatchPool {
  public:
+  // BatchPool starts `workers` threads (fewer when the system refuses to
+  // create more; workers() tells).
   explicit BatchPool(int workers);
   ~BatchPool();
   BatchPool(const BatchPool&) = delete;

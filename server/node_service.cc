@@ -8,6 +8,7 @@
 #include "common/bundle.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/reactor_order.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
 #include "server/entry_validation.h"
@@ -294,7 +295,8 @@ absl::StatusOr<std::optional<signet::agent::SyncResponse>> NodeService::NextSync
 // queue, Step computes the full state and starts one write; changes arriving
 // while a step or write is under way are coalesced into one more step.
 // Lifetime: one reference for gRPC (dropped in OnDone) plus one per scheduled
-// Step; the last one deletes the object. Thread-safe.
+// Step; the last one deletes the object. Thread-safe. order_ marks where
+// gRPC orders the reactions (common/reactor_order.h).
 class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResponse> {
  public:
   SyncStream(NodeService* svc, std::string caller, std::vector<Selector> selectors)
@@ -309,9 +311,12 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
     }
     sub_ = svc_->d_->hub->Subscribe(caller_, std::move(selectors), [this] { Kick(); });
     Schedule();
+    order_.Created();
   }
 
   void OnWriteDone(bool ok) override {
+    order_.Reaction();
+    order_.WriteDone();
     bool finish = false, again = false;
     grpc::Status status;
     {
@@ -335,13 +340,17 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
     }
     if (finish) Finish(status);
     if (again) Schedule();
+    order_.ReactionEnding();
   }
 
   void OnCancel() override {
+    order_.Reaction();
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "Sync cancelled"));
+    order_.ReactionEnding();
   }
 
   void OnDone() override {
+    order_.Done();
     // After Unsubscribe returns the hub calls Kick no more.
     svc_->d_->hub->Unsubscribe(sub_);
     Unref();
@@ -409,7 +418,10 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
         busy_ = false;
       }
     }
-    if (write) StartWrite(&resp_);
+    if (write) {
+      order_.WriteStarting();
+      StartWrite(&resp_);
+    }
     if (again) Schedule();
   }
 
@@ -443,6 +455,7 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
   std::shared_ptr<SyncSubscription> sub_;
   std::vector<Selector> selectors_;   // used by Step only (one at a time)
   signet::agent::SyncResponse resp_;  // the message being written
+  ReactorOrder order_;
 
   absl::Mutex mu_;
   // Guarded by mu_
@@ -460,8 +473,17 @@ namespace {
 // FinishedSync is a Sync stream refused before it starts.
 class FinishedSync final : public grpc::ServerWriteReactor<signet::agent::SyncResponse> {
  public:
-  explicit FinishedSync(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
+  explicit FinishedSync(const grpc::Status& status) {
+    Finish(status);
+    order_.Created();
+  }
+  void OnDone() override {
+    order_.Done();
+    delete this;
+  }
+
+ private:
+  ReactorOrder order_;
 };
 
 }  // namespace

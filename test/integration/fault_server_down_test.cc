@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -147,6 +148,13 @@ TEST_F(FaultTest, AgentRestartStreamsReconnectToSameIdentitiesWithoutToken) {
   std::vector<std::vector<std::string>> got(kStreams);
   std::vector<grpc::StatusCode> first_end(kStreams, grpc::StatusCode::OK);
   std::atomic<int> opened{0};
+  // Join the clients on every way out (a failed ASSERT returns early): they
+  // use the locals above.
+  absl::Cleanup join_clients = [&clients] {
+    for (auto& t : clients) {
+      if (t.joinable()) t.join();
+    }
+  };
   for (int i = 0; i < kStreams; ++i) {
     clients.emplace_back([&, i] {
       auto ctx = Ctx(true, absl::Seconds(60));
@@ -179,7 +187,7 @@ TEST_F(FaultTest, AgentRestartStreamsReconnectToSameIdentitiesWithoutToken) {
   ASSERT_TRUE(testutil::WaitFor([&] { return opened == kStreams; }));
   ASSERT_EQ(agent_->Stop(), 0) << agent_->Logs();
   ASSERT_TRUE(agent_->Start("")) << agent_->Logs();
-  for (auto& t : clients) t.join();
+  std::move(join_clients).Invoke();
   for (int i = 0; i < kStreams; ++i) {
     EXPECT_EQ(first_end[i], grpc::StatusCode::UNAVAILABLE) << i;
     EXPECT_EQ(got[i], ids_before) << i;

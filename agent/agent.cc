@@ -82,12 +82,6 @@ bool Retryable(const absl::Status& s) {
          s.code() == absl::StatusCode::kDeadlineExceeded || s.code() == absl::StatusCode::kUnknown;
 }
 
-bool Servable(const signet::types::RegistrationEntry& e, absl::Time now) {
-  if (e.node() || e.selectors_size() == 0) return false;
-  if (e.entry_expiry() != 0 && absl::FromUnixSeconds(e.entry_expiry()) <= now) return false;
-  return true;
-}
-
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)), td_(*config_.trust_domain) {
@@ -330,8 +324,8 @@ AgentDebugInfo Agent::DebugInfo() {
     // out the key.
     for (const X509Ptr& c : id->chain) info.svid_chain.emplace_back(id, c.get());
   }
-  for (const WorkloadEntry& e : Snapshot()->entries) {
-    if (e.svid) ++info.cached_x509_svids;
+  for (const auto& e : Snapshot()->entries) {
+    if (e->svid) ++info.cached_x509_svids;
   }
   absl::Time now = absl::Now();
   absl::MutexLock l(&jwt_mu_);
@@ -437,9 +431,7 @@ void Agent::WorkerLoop() {
     if (changed) Publish();
     if (trim) malloc_trim(0);
     // Next wake-up: the earliest rotation, retry or renewal.
-    absl::Time next = absl::InfiniteFuture();
-    for (const auto& [id, s] : svids_) next = std::min(next, s.rotate_at);
-    for (const auto& [id, t] : mint_retry_at_) next = std::min(next, t);
+    absl::Time next = store_.NextWake(now);
     {
       absl::MutexLock l(&mu_);
       if (identity_ && !identity_->chain.empty()) {
@@ -496,49 +488,17 @@ bool Agent::ApplySync(const signet::agent::SyncResponse& resp) {
   }
   federated_ = std::move(fed);
 
-  std::map<std::string, signet::types::RegistrationEntry> entries;
-  for (const auto& e : resp.entries()) entries[e.id()] = e;
-  if (entries.size() != entries_.size()) changed = true;
-  for (const auto& [id, e] : entries) {
-    auto it = entries_.find(id);
-    if (it == entries_.end() || it->second.SerializeAsString() != e.SerializeAsString()) {
-      changed = true;
-    }
-  }
-  entries_ = std::move(entries);
-  for (auto it = svids_.begin(); it != svids_.end();) {
-    if (entries_.count(it->first) == 0) {
-      it = svids_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = mint_retry_at_.begin(); it != mint_retry_at_.end();) {
-    if (entries_.count(it->first) == 0) {
-      it = mint_retry_at_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  // Only the converted entries are kept, not the message.
+  changed |= store_.Apply(resp.entries());
   return changed;
 }
 
 bool Agent::MintDue(absl::Time now, size_t* minted) {
-  std::vector<std::string> due;
-  for (const auto& [id, e] : entries_) {
-    if (!Servable(e, now)) continue;
-    auto r = mint_retry_at_.find(id);
-    if (r != mint_retry_at_.end() && r->second > now) continue;
-    auto it = svids_.find(id);
-    if (it == svids_.end() || it->second.spiffe_id != e.spiffe_id() ||
-        it->second.revision != e.revision_number() || now >= it->second.rotate_at) {
-      due.push_back(id);
-    }
-  }
+  std::vector<std::string> due = store_.Due(now);
   if (due.empty()) return false;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> ch = Channel();
   if (!ch.ok()) {
-    for (const auto& id : due) mint_retry_at_[id] = now + absl::Seconds(2);
+    for (const auto& id : due) store_.SetRetry(id, now + absl::Seconds(2));
     return false;
   }
   auto stub = signet::agent::Node::NewStub(*ch);
@@ -563,46 +523,58 @@ bool Agent::MintDue(absl::Time now, size_t* minted) {
     grpc::Status gs = stub->BatchNewX509Svid(&ctx, req, &resp);
     if (!gs.ok()) {
       LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpc(gs).ToString()}});
-      for (size_t i = start; i < due.size(); ++i) mint_retry_at_[due[i]] = now + absl::Seconds(1);
+      for (size_t i = start; i < due.size(); ++i) store_.SetRetry(due[i], now + absl::Seconds(1));
       return changed;
     }
+    // Check every result first, then free the batch's keys and request
+    // before allocating what stays cached: the SVIDs then fill the holes
+    // those leave in the heap rather than sit scattered between them.
+    struct Minted {
+      const signet::agent::BatchNewX509SvidResult* result;
+      std::string key_der;
+      absl::Time not_before, not_after;
+    };
+    std::vector<Minted> ok;
+    ok.reserve(static_cast<size_t>(resp.results_size()));
     for (const auto& r : resp.results()) {
       auto kit = keys.find(r.entry_id());
-      auto eit = entries_.find(r.entry_id());
-      if (kit == keys.end() || eit == entries_.end()) continue;
+      if (kit == keys.end()) continue;
       if (r.status_code() != 0) {
         LogWarn("server refused to mint an X.509-SVID",
                 {{"entry_id", r.entry_id()}, {"error", r.status_message()}});
-        mint_retry_at_[r.entry_id()] = now + absl::Seconds(5);
+        store_.SetRetry(r.entry_id(), now + absl::Seconds(5));
         continue;
       }
       absl::StatusOr<std::vector<X509Ptr>> chain = ChainFromProto(r.svid());
       absl::StatusOr<std::string> key_der = PrivateKeyToPkcs8Der(kit->second.get());
       if (!chain.ok() || !key_der.ok()) {
-        mint_retry_at_[r.entry_id()] = now + absl::Seconds(5);
+        store_.SetRetry(r.entry_id(), now + absl::Seconds(5));
         continue;
       }
+      ok.push_back({&r, std::move(*key_der), CertNotBefore((*chain)[0].get()),
+                    CertNotAfter((*chain)[0].get())});
+    }
+    keys.clear();
+    req = signet::agent::BatchNewX509SvidRequest();
+    for (const Minted& x : ok) {
+      const signet::agent::BatchNewX509SvidResult& r = *x.result;
       auto m = std::make_shared<X509SvidMaterial>();
-      for (const X509Ptr& c : *chain) {
-        absl::StatusOr<std::string> der = CertToDer(c.get());
-        if (der.ok()) m->chain_der += *der;
-      }
-      m->key_der = std::move(*key_der);
-      m->not_before = CertNotBefore((*chain)[0].get());
-      m->not_after = CertNotAfter((*chain)[0].get());
+      // The chain as received (it parsed), in one allocation.
+      size_t chain_len = 0;
+      for (const std::string& der : r.svid().cert_chain()) chain_len += der.size();
+      m->chain_der.reserve(chain_len);
+      for (const std::string& der : r.svid().cert_chain()) m->chain_der += der;
+      m->key_der = x.key_der;  // a copy, allocated now (see above)
+      m->not_before = x.not_before;
+      m->not_after = x.not_after;
       absl::Duration life = m->not_after - m->not_before;
-      CachedSvid c;
-      c.spiffe_id = eit->second.spiffe_id();
-      c.revision = eit->second.revision_number();
-      c.rotate_at = std::max(HalfLife(m->not_before, m->not_after) - Jitter(life / 20),
-                             absl::Now() + absl::Milliseconds(500));
-      c.material = std::move(m);
-      svids_[r.entry_id()] = std::move(c);
-      mint_retry_at_.erase(r.entry_id());
+      absl::Time rotate_at = std::max(HalfLife(m->not_before, m->not_after) - Jitter(life / 20),
+                                      absl::Now() + absl::Milliseconds(500));
+      if (!store_.SetSvid(r.entry_id(), std::move(m), rotate_at)) continue;
       changed = true;
       ++*minted;
       LogDebug("minted X.509-SVID",
-               {{"entry_id", r.entry_id()}, {"spiffe_id", eit->second.spiffe_id()}});
+               {{"entry_id", r.entry_id()}, {"spiffe_id", r.svid().spiffe_id()}});
     }
   }
   return changed;
@@ -659,26 +631,8 @@ void Agent::Publish() {
   }
   snap->federated = federated_;
   snap->ready = synced_ && snap->bundle.has_value();
-  absl::Time now = absl::Now();
-  for (const auto& [id, e] : entries_) {
-    if (!Servable(e, now)) continue;
-    WorkloadEntry w;
-    w.id = id;
-    w.spiffe_id = e.spiffe_id();
-    w.hint = e.hint();
-    for (const auto& s : e.selectors()) w.selectors.push_back({s.type(), s.value()});
-    w.federates_with.assign(e.federates_with().begin(), e.federates_with().end());
-    auto it = svids_.find(id);
-    if (it != svids_.end() && it->second.spiffe_id == e.spiffe_id() &&
-        it->second.material->not_after > now) {
-      w.svid = it->second.material;
-    }
-    snap->entries.push_back(std::move(w));
-  }
-  std::sort(snap->entries.begin(), snap->entries.end(),
-            [](const WorkloadEntry& a, const WorkloadEntry& b) {
-              return std::tie(a.spiffe_id, a.id) < std::tie(b.spiffe_id, b.id);
-            });
+  // Pointers to the store's entries: no entry is copied.
+  snap->entries = store_.Servable(absl::Now());
   absl::MutexLock l(&snap_mu_);
   snap->version = snapshot_->version + 1;
   snapshot_ = std::move(snap);

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/config.h"
+#include "agent/entry_store.h"
 #include "agent/node_client.h"
 #include "agent/snapshot.h"
 #include "agent/workload_handler.h"
@@ -84,12 +85,6 @@ class Agent : public Manager {
                                            const std::vector<std::string>& audience) override;
 
  private:
-  struct CachedSvid {
-    std::string spiffe_id;
-    int64_t revision = 0;
-    std::shared_ptr<const X509SvidMaterial> material;
-    absl::Time rotate_at;
-  };
   struct CachedJwt {
     std::string token;
     absl::Time refresh_at;
@@ -133,9 +128,8 @@ class Agent : public Manager {
   std::atomic<int64_t> last_sync_unix_ms_{0};
 
   // Worker-thread state (no lock: only WorkerLoop touches it).
-  std::map<std::string, signet::types::RegistrationEntry> entries_;
-  std::map<std::string, CachedSvid> svids_;
-  std::map<std::string, absl::Time> mint_retry_at_;
+  // The entries and their SVIDs, rotation and retry times.
+  EntryStore store_;
   std::map<std::string, Bundle> federated_;
   absl::Time renew_retry_at_ = absl::InfinitePast();
   absl::Time next_wake_ = absl::InfiniteFuture();

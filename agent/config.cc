@@ -114,6 +114,11 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
   }
   c.join_token = a.String("join_token");
   if (!join_token_flag.empty()) c.join_token = join_token_flag;
+  c.selector_cache_ttl = a.Duration("selector_cache_ttl", c.selector_cache_ttl);
+  if (c.selector_cache_ttl < absl::ZeroDuration() || c.selector_cache_ttl > absl::Minutes(1)) {
+    a.Error("selector_cache_ttl", "must be between 0s and 1m");
+    c.selector_cache_ttl = absl::Seconds(1);
+  }
   c.admin_socket_path = a.String("admin_socket_path");
   if (!c.admin_socket_path.empty()) {
     if (c.admin_socket_path[0] != '/') {

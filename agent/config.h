@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "attestors/catalog.h"
 #include "common/spiffe_id.h"
 
@@ -39,6 +40,10 @@ struct AgentConfig {
   // When set, the admin API (SPIRE's agent Debug API) is served there;
   // never in socket_path's directory.
   std::string admin_socket_path;
+  // How long the selectors of a Workload API connection are reused for
+  // further calls on it from the same, still running process; 0 attests
+  // every call (as SPIRE does).
+  absl::Duration selector_cache_ttl = absl::Seconds(1);
 
   // plugins.NodeAttestor: "join_token", "x509pop" or "k8s_psat".
   std::string node_attestor;

@@ -1,7 +1,6 @@
 #include "agent/run.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/debug_handler.h"
+#include "agent/health_service.h"
 #include "agent/workload_handler.h"
 #include "common/log.h"
 #include "common/peer_server.h"
@@ -100,6 +100,7 @@ absl::Status RunAgent(AgentConfig config) {
   hc.manager = agent.get();
   hc.attestor = &attestor;
   hc.pinner = pinner.get();
+  hc.selector_cache_ttl = config.selector_cache_ttl;
   // Token validation uses the trust domain's time (the server's clock), so a
   // node clock up to kServerClockSkewLeeway off still accepts fresh tokens.
   Agent* agent_ptr = agent.get();
@@ -110,10 +111,14 @@ absl::Status RunAgent(AgentConfig config) {
   hc.close_connection = [&closer](const PeerCred& c) { closer.Close(c); };
   WorkloadHandler handler(std::move(hc));
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own synchronous health service, not gRPC's default one: that one
+  // runs on the callback API, whose threads would poll this server's sockets
+  // too and hand every Workload API event over to the handler's thread.
+  HealthService health;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.RegisterService(&handler);
+  handler.Attach(&builder);
+  builder.RegisterService(&health);
   // Keep idle handler threads instead of letting the sync server end and
   // re-create one per call (gRPC's default keeps at most 2 polling):
   // thread churn (clone, stack madvise, TLB shootdowns) dominated the agent's
@@ -121,7 +126,7 @@ absl::Status RunAgent(AgentConfig config) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return absl::InternalError("could not start the Workload API server");
-  if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(false);
+  handler.Start();
   uss->Start(server.get());
   LogInfo("Starting Workload API", {{"path", config.socket_path}});
 
@@ -172,7 +177,7 @@ absl::Status RunAgent(AgentConfig config) {
     while (!stop_health) {
       auto snap = agent->WaitForChange(seen, absl::Now() + absl::Milliseconds(200));
       seen = snap->version;
-      if (auto* h = server->GetHealthCheckService()) h->SetServingStatus(snap->ready);
+      health.SetServing(snap->ready);
     }
   });
 
@@ -188,6 +193,7 @@ absl::Status RunAgent(AgentConfig config) {
   uss->Stop();
   if (admin_uss) admin_uss->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  handler.Shutdown();
   if (admin_server) {
     admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -24,12 +25,46 @@ struct X509SvidMaterial {
   absl::Time not_after;
 };
 
+// SelectorSet is an entry's selectors: an immutable list that entries with
+// the same selectors share instead of each holding a copy (the agent interns
+// them). Reads as a const std::vector<attestors::Selector>.
+class SelectorSet {
+ public:
+  using List = std::vector<attestors::Selector>;
+
+  SelectorSet() = default;
+  // Implicit, so that an entry's selectors may be set from a vector.
+  SelectorSet(List selectors)  // NOLINT(google-explicit-constructor)
+      : list_(selectors.empty() ? nullptr : std::make_shared<const List>(std::move(selectors))) {}
+
+  const List& get() const { return list_ ? *list_ : Empty(); }
+  operator const List&() const { return get(); }  // NOLINT(google-explicit-constructor)
+  List::const_iterator begin() const { return get().begin(); }
+  List::const_iterator end() const { return get().end(); }
+  size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const attestors::Selector& operator[](size_t i) const { return get()[i]; }
+  bool operator==(const SelectorSet& o) const { return list_ == o.list_ || get() == o.get(); }
+  bool operator!=(const SelectorSet& o) const { return !(*this == o); }
+  // SharesWith reports whether both sets use the same storage.
+  bool SharesWith(const SelectorSet& o) const { return list_ != nullptr && list_ == o.list_; }
+
+ private:
+  static const List& Empty() {
+    static const List* empty = new List();
+    return *empty;
+  }
+  std::shared_ptr<const List> list_;
+};
+
 // WorkloadEntry is a registration entry the agent may serve to workloads.
+// The agent creates each one once and shares it, immutable, between its
+// entry store and every snapshot (a new SVID makes a new WorkloadEntry).
 struct WorkloadEntry {
   std::string id;
   std::string spiffe_id;
   std::string hint;
-  std::vector<attestors::Selector> selectors;
+  SelectorSet selectors;
   std::vector<std::string> federates_with;
   // The current SVID, or null while it has not been minted yet.
   std::shared_ptr<const X509SvidMaterial> svid;
@@ -42,7 +77,9 @@ struct AgentSnapshot {
   bool ready = false;
   std::optional<Bundle> bundle;             // own trust domain
   std::map<std::string, Bundle> federated;  // trust domain name -> bundle
-  std::vector<WorkloadEntry> entries;       // sorted by spiffe_id, then id
+  // Sorted by spiffe_id, then id; never null. Shared with the agent's entry
+  // store and other snapshots: a snapshot costs a pointer per entry.
+  std::vector<std::shared_ptr<const WorkloadEntry>> entries;
 };
 
 }  // namespace signet::agent

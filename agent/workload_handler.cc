@@ -11,13 +11,13 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "attestors/process_info.h"
 #include "common/jwt.h"
 #include "common/log.h"
-#include "common/reactor_order.h"
 #include "common/spiffe_id.h"
 
 namespace signet::agent {
@@ -169,69 +169,177 @@ absl::Status CheckSecurityHeader(const grpc::ServerContextBase& ctx) {
 std::vector<const WorkloadEntry*> MatchingEntries(
     const AgentSnapshot& snap, const std::vector<attestors::Selector>& selectors) {
   std::vector<const WorkloadEntry*> out;
-  for (const WorkloadEntry& e : snap.entries) {
-    if (attestors::SelectorsMatch(e.selectors, selectors)) out.push_back(&e);
+  for (const std::shared_ptr<const WorkloadEntry>& e : snap.entries) {
+    if (attestors::SelectorsMatch(e->selectors, selectors)) out.push_back(e.get());
   }
   return out;
 }
 
-absl::StatusOr<std::vector<attestors::Selector>> WorkloadHandler::Caller(
-    grpc::ServerContextBase* ctx) {
+namespace {
+
+// ProcCreds returns the Uid, Gid and Groups lines of /proc/<pid>/status: a
+// change means the process switched users or groups (setuid, setgroups, a
+// set-user-ID exec), so selectors cached for it are stale.
+std::optional<std::string> ProcCreds(pid_t pid) {
+  char path[40];
+  snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
+  char buf[4096];
+  absl::StatusOr<absl::string_view> text = attestors::ReadProcFile(path, buf, sizeof(buf));
+  if (!text.ok()) return std::nullopt;
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (absl::StartsWith(line, "Uid:") || absl::StartsWith(line, "Gid:") ||
+        absl::StartsWith(line, "Groups:")) {
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  return out;
+}
+
+constexpr size_t kMaxCachedCallers = 4096;
+
+}  // namespace
+
+WorkloadHandler::Selectors WorkloadHandler::CachedSelectors(const PeerCred& cred) {
+  if (config_.selector_cache_ttl <= absl::ZeroDuration() || cred.conn_id == 0) return nullptr;
+  std::shared_ptr<PinnedProcess> pin;
+  Selectors sel;
+  std::string creds;
+  {
+    absl::MutexLock l(&cache_mu_);
+    auto it = callers_.find(cred.conn_id);
+    if (it == callers_.end()) return nullptr;
+    if (it->second.pid != cred.pid || absl::Now() >= it->second.expires) {
+      callers_.erase(it);
+      return nullptr;
+    }
+    pin = it->second.pin;
+    sel = it->second.selectors;
+    creds = it->second.creds;
+  }
+  // Still the same live process (a pidfd cannot name another one), still
+  // running as the same user.
+  if (!pin->Check().ok() || ProcCreds(cred.pid) != creds) {
+    absl::MutexLock l(&cache_mu_);
+    auto it = callers_.find(cred.conn_id);
+    if (it != callers_.end() && it->second.pin == pin) callers_.erase(it);
+    return nullptr;
+  }
+  return sel;
+}
+
+void WorkloadHandler::CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin,
+                                     std::string creds, const Selectors& sel) {
+  if (config_.selector_cache_ttl <= absl::ZeroDuration() || cred.conn_id == 0) return;
+  absl::Time now = absl::Now();
+  absl::MutexLock l(&cache_mu_);
+  if (callers_.size() >= kMaxCachedCallers) {
+    for (auto it = callers_.begin(); it != callers_.end();) {
+      it = now >= it->second.expires ? callers_.erase(it) : std::next(it);
+    }
+    if (callers_.size() >= kMaxCachedCallers) return;
+  }
+  callers_[cred.conn_id] = CachedCaller{cred.pid, std::move(pin), std::move(creds), sel,
+                                        now + config_.selector_cache_ttl};
+}
+
+void WorkloadHandler::PurgeExpiredCallers() {
+  absl::Time now = absl::Now();
+  absl::MutexLock l(&cache_mu_);
+  for (auto it = callers_.begin(); it != callers_.end();) {
+    it = now >= it->second.expires ? callers_.erase(it) : std::next(it);
+  }
+}
+
+uint64_t WorkloadHandler::attestations() {
+  absl::MutexLock l(&cache_mu_);
+  return attestations_;
+}
+
+absl::StatusOr<PeerCred> WorkloadHandler::Identify(grpc::ServerContextBase* ctx) {
   if (absl::Status s = CheckSecurityHeader(*ctx); !s.ok()) return s;
   absl::StatusOr<PeerCred> cred = config_.peer_lookup(ctx->peer());
   if (!cred.ok()) return absl::UnauthenticatedError("could not identify the caller");
-  absl::StatusOr<std::unique_ptr<PinnedProcess>> pin = config_.pinner->Pin(cred->pid);
+  return cred;
+}
+
+absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::Caller(grpc::ServerContextBase* ctx) {
+  absl::StatusOr<PeerCred> cred = Identify(ctx);
+  if (!cred.ok()) return cred.status();
+  if (Selectors cached = CachedSelectors(*cred)) return cached;
+  return AttestCaller(*cred);
+}
+
+absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::AttestCaller(const PeerCred& cred) {
+  absl::StatusOr<std::unique_ptr<PinnedProcess>> pin = config_.pinner->Pin(cred.pid);
   if (!pin.ok()) {
-    if (config_.close_connection) config_.close_connection(*cred);
+    if (config_.close_connection) config_.close_connection(cred);
     return pin.status();
   }
-  absl::StatusOr<std::vector<attestors::Selector>> sel = config_.attestor->Attest(cred->pid);
+  std::optional<std::string> creds = ProcCreds(cred.pid);
+  {
+    absl::MutexLock l(&cache_mu_);
+    ++attestations_;
+  }
+  absl::StatusOr<std::vector<attestors::Selector>> sel = config_.attestor->Attest(cred.pid);
   if (absl::Status s = (*pin)->Check(); !s.ok()) {
     LogWarn("workload process changed during attestation; closing connection",
-            {{"pid", absl::StrCat(cred->pid)}, {"error", s.ToString()}});
-    if (config_.close_connection) config_.close_connection(*cred);
+            {{"pid", absl::StrCat(cred.pid)}, {"error", s.ToString()}});
+    if (config_.close_connection) config_.close_connection(cred);
     return s;
   }
   if (!sel.ok()) {
     LogWarn("workload attestation failed",
-            {{"pid", absl::StrCat(cred->pid)}, {"error", sel.status().ToString()}});
+            {{"pid", absl::StrCat(cred.pid)}, {"error", sel.status().ToString()}});
     return absl::UnavailableError("workload attestation failed");
   }
-  LogDebug("workload attested", {{"pid", absl::StrCat(cred->pid)},
-                                 {"uid", absl::StrCat(cred->uid)},
-                                 {"selectors", absl::StrCat(sel->size())}});
-  return sel;
+  if (Logger::level() <= LogLevel::kDebug) {
+    LogDebug("workload attested", {{"pid", absl::StrCat(cred.pid)},
+                                   {"uid", absl::StrCat(cred.uid)},
+                                   {"selectors", absl::StrCat(sel->size())}});
+  }
+  auto shared = std::make_shared<const std::vector<attestors::Selector>>(std::move(*sel));
+  if (creds) CacheSelectors(cred, std::move(*pin), std::move(*creds), shared);
+  return shared;
 }
 
-// StreamReactor is one Workload API stream on the callback API. It holds no
-// thread: the handler's watcher (or the handler call itself for the first
-// message) calls Notify with a snapshot; Evaluate turns it into at most one
-// write in flight; snapshots arriving meanwhile are coalesced into the
-// latest. Lifetime: registered with the handler from construction to
-// OnDone, which unregisters and deletes it. Thread-safe. order_ marks where
-// gRPC orders the reactions (common/reactor_order.h).
-template <typename Msg>
-class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamSink {
+// StreamCall is one Workload API stream on the asynchronous API. It holds no
+// thread: the first message is built on the queue thread that received the
+// call, later ones on the handler's watcher thread (Notify); Evaluate turns a
+// snapshot into at most one write in flight, and snapshots arriving meanwhile
+// are coalesced into the latest. Lifetime: created waiting for a call; after
+// the call arrived it ends once both its Finish and its done notification
+// have come back from the queue, and is then unregistered and deleted.
+// Thread-safe.
+template <typename Req, typename Msg>
+class StreamCall final : public StreamSink {
  public:
-  using Build = std::function<absl::StatusOr<std::optional<Msg>>(
-      const AgentSnapshot&, const std::vector<attestors::Selector>&)>;
+  using Build = absl::StatusOr<std::optional<Msg>> (*)(const AgentSnapshot&,
+                                                       const std::vector<attestors::Selector>&);
+  using Request = void (*)(WorkloadHandler*, grpc::ServerContext*, Req*,
+                           grpc::ServerAsyncWriter<Msg>*, grpc::ServerCompletionQueue*, void*);
 
-  StreamReactor(WorkloadHandler* handler, std::vector<attestors::Selector> selectors, Build build)
-      : handler_(handler), selectors_(std::move(selectors)), build_(std::move(build)) {}
-
-  // Start registers the stream and sends the first message (or status).
-  void Start() {
-    handler_->Register(this);
-    Notify(handler_->config_.manager->Snapshot(), /*changed=*/true);
-    order_.Created();
+  // The constructor asks gRPC for the next call of this RPC; `repost` puts
+  // up the following one once it arrives.
+  StreamCall(WorkloadHandler* handler, Request request, void (WorkloadHandler::*repost)(),
+             Build build)
+      : handler_(handler), repost_(repost), build_(build) {
+    handler_->CallCreated();
+    ctx_.AsyncNotifyWhenDone(&done_tag_);
+    request(handler, &ctx_, &req_, &writer_, handler->cq_.get(), &request_tag_);
   }
+
+  ~StreamCall() override { handler_->CallDeleted(); }
+  StreamCall(const StreamCall&) = delete;
+  StreamCall& operator=(const StreamCall&) = delete;
 
   void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) override {
     {
       absl::MutexLock l(&mu_);
       if (finishing_) return;
       if (!changed && !waiting_mint_) return;
-      // Start and the watcher may race: never go back to an older snapshot.
+      // The first message and the watcher may race: never go back to an
+      // older snapshot.
       if (latest_ && latest_->version > snap->version) return;
       latest_ = snap;
       if (busy_) {
@@ -243,9 +351,64 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
     Run();
   }
 
-  void OnWriteDone(bool ok) override {
-    order_.Reaction();
-    order_.WriteDone();
+ private:
+  class Tag final : public AsyncTag {
+   public:
+    Tag(StreamCall* call, void (StreamCall::*fn)(bool)) : call_(call), fn_(fn) {}
+    void Proceed(bool ok) override { (call_->*fn_)(ok); }
+
+   private:
+    StreamCall* const call_;
+    void (StreamCall::*const fn_)(bool);
+  };
+
+  // OnRequest: a client called (ok) or the server is shutting down (!ok:
+  // the done notification never comes, nothing else is pending). A caller
+  // whose selectors are cached for its connection is served on this queue
+  // thread; attestation (which may wait on a kubelet or Docker) runs on the
+  // handler's attestation threads so it never holds up other streams.
+  void OnRequest(bool ok) {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    (handler_->*repost_)();
+    absl::StatusOr<PeerCred> cred = handler_->Identify(&ctx_);
+    if (!cred.ok()) {
+      RequestFinish(ToGrpc(cred.status()));
+      return;
+    }
+    if (WorkloadHandler::Selectors cached = handler_->CachedSelectors(*cred)) {
+      Begin(std::move(cached));
+      return;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      ++refs_;  // held by the attestation task
+    }
+    handler_->RunAttestation([this, c = *cred] {
+      absl::StatusOr<WorkloadHandler::Selectors> sel = handler_->AttestCaller(c);
+      if (sel.ok()) {
+        Begin(*std::move(sel));
+      } else {
+        RequestFinish(ToGrpc(sel.status()));
+      }
+      Release();
+    });
+  }
+
+  // Begin registers the attested stream and sends its first message.
+  void Begin(WorkloadHandler::Selectors sel) {
+    selectors_ = std::move(sel);
+    {
+      absl::MutexLock l(&mu_);
+      registered_ = true;
+    }
+    handler_->Register(this);
+    Notify(handler_->config_.manager->Snapshot(), /*changed=*/true);
+  }
+
+  void OnWriteDone(bool ok) {
     bool finish = false, again = false;
     grpc::Status status;
     {
@@ -266,24 +429,31 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
         busy_ = false;
       }
     }
-    if (finish) this->Finish(status);
+    if (finish) writer_.Finish(status, &finish_tag_);
     if (again) Run();
-    order_.ReactionEnding();
   }
 
-  void OnCancel() override {
-    order_.Reaction();
-    RequestFinish(grpc::Status::CANCELLED);
-    order_.ReactionEnding();
+  // OnDone: the call is over (finished by us, or cancelled by the client or
+  // a server shutdown).
+  void OnDone(bool) {
+    if (ctx_.IsCancelled()) RequestFinish(grpc::Status::CANCELLED);
+    Release();
   }
 
-  void OnDone() override {
-    order_.Done();
-    handler_->Unregister(this);
+  void OnFinished(bool) { Release(); }
+
+  // Release drops one reference (Finish, done, a running attestation).
+  void Release() {
+    bool registered;
+    {
+      absl::MutexLock l(&mu_);
+      if (--refs_ > 0) return;
+      registered = registered_;
+    }
+    if (registered) handler_->Unregister(this);
     delete this;
   }
 
- private:
   // Run evaluates the latest snapshot with busy_ set; it ends with a write
   // in flight (busy_ stays set until OnWriteDone) or with busy_ cleared.
   void Run() {
@@ -313,10 +483,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
         }
       }
       if (end) RequestFinish(*end);
-      if (write) {
-        order_.WriteStarting();
-        this->StartWrite(&*last_);
-      }
+      if (write) writer_.Write(*last_, &write_tag_);
       return;
     }
   }
@@ -329,7 +496,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
       SetWaiting(false);
       return;
     }
-    absl::StatusOr<std::optional<Msg>> msg = build_(snap, selectors_);
+    absl::StatusOr<std::optional<Msg>> msg = build_(snap, *selectors_);
     if (!msg.ok()) {
       *end = ToGrpc(msg.status());
       return;
@@ -371,13 +538,21 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
         finish_sent_ = true;
       }
     }
-    if (finish) this->Finish(status);
+    if (finish) writer_.Finish(status, &finish_tag_);
   }
 
   WorkloadHandler* const handler_;
-  const std::vector<attestors::Selector> selectors_;
+  void (WorkloadHandler::*const repost_)();
   const Build build_;
-  ReactorOrder order_;
+  grpc::ServerContext ctx_;
+  Req req_;
+  grpc::ServerAsyncWriter<Msg> writer_{&ctx_};
+  Tag request_tag_{this, &StreamCall::OnRequest};
+  Tag write_tag_{this, &StreamCall::OnWriteDone};
+  Tag finish_tag_{this, &StreamCall::OnFinished};
+  Tag done_tag_{this, &StreamCall::OnDone};
+  // Set once by OnRequest before the stream is registered.
+  WorkloadHandler::Selectors selectors_;
   // Touched only with busy_ set (one thread at a time).
   std::optional<Msg> last_;  // the last message written (stable while in flight)
   absl::Time pending_since_ = absl::InfiniteFuture();
@@ -392,26 +567,66 @@ class StreamReactor final : public grpc::ServerWriteReactor<Msg>, public StreamS
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  // Finish and done always come back once the call arrived; +1 while an
+  // attestation runs.
+  int refs_ ABSL_GUARDED_BY(mu_) = 2;
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace {
 
-// FinishedStream is a stream refused before it starts.
-template <typename Msg>
-class FinishedStream final : public grpc::ServerWriteReactor<Msg> {
- public:
-  explicit FinishedStream(const grpc::Status& status) {
-    this->Finish(status);
-    order_.Created();
+absl::StatusOr<std::optional<X509SVIDResponse>> BuildX509Svids(
+    const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel) {
+  std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
+  if (m.empty()) return NoIdentity();
+  X509SVIDResponse resp;
+  std::set<std::string> hints;
+  std::string bundle_der = snap.bundle ? snap.bundle->X509AuthoritiesDer() : "";
+  for (const WorkloadEntry* e : m) {
+    if (!e->svid) continue;
+    if (!e->hint.empty() && !hints.insert(e->hint).second) continue;
+    X509SVID* s = resp.add_svids();
+    s->set_spiffe_id(e->spiffe_id);
+    s->set_x509_svid(e->svid->chain_der);
+    s->set_x509_svid_key(e->svid->key_der);
+    s->set_bundle(bundle_der);
+    s->set_hint(e->hint);
   }
-  void OnDone() override {
-    order_.Done();
-    delete this;
+  if (resp.svids_size() == 0) return std::optional<X509SVIDResponse>();
+  for (const auto& [td, b] : FederatedFor(snap, m)) {
+    (*resp.mutable_federated_bundles())["spiffe://" + td] = b->X509AuthoritiesDer();
   }
+  return std::optional<X509SVIDResponse>(std::move(resp));
+}
 
- private:
-  ReactorOrder order_;
-};
+absl::StatusOr<std::optional<X509BundlesResponse>> BuildX509Bundles(
+    const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel) {
+  std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
+  if (m.empty()) return NoIdentity();
+  X509BundlesResponse resp;
+  if (snap.bundle) {
+    (*resp.mutable_bundles())[snap.bundle->trust_domain().IdString()] =
+        snap.bundle->X509AuthoritiesDer();
+  }
+  for (const auto& [td, b] : FederatedFor(snap, m)) {
+    (*resp.mutable_bundles())["spiffe://" + td] = b->X509AuthoritiesDer();
+  }
+  return std::optional<X509BundlesResponse>(std::move(resp));
+}
+
+absl::StatusOr<std::optional<JWTBundlesResponse>> BuildJwtBundles(
+    const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel) {
+  std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
+  if (m.empty()) return NoIdentity();
+  JWTBundlesResponse resp;
+  if (snap.bundle) {
+    (*resp.mutable_bundles())[snap.bundle->trust_domain().IdString()] = snap.bundle->ToJwtJwks();
+  }
+  for (const auto& [td, b] : FederatedFor(snap, m)) {
+    (*resp.mutable_bundles())["spiffe://" + td] = b->ToJwtJwks();
+  }
+  return std::optional<JWTBundlesResponse>(std::move(resp));
+}
 
 }  // namespace
 
@@ -419,11 +634,121 @@ WorkloadHandler::WorkloadHandler(WorkloadHandlerConfig config)
     : config_(std::move(config)), watcher_([this] { WatchLoop(); }) {}
 
 WorkloadHandler::~WorkloadHandler() {
+  Shutdown();
   {
     absl::MutexLock l(&streams_mu_);
     stopping_ = true;
   }
   watcher_.join();
+}
+
+void WorkloadHandler::Attach(grpc::ServerBuilder* builder) {
+  builder->RegisterService(this);
+  cq_ = builder->AddCompletionQueue();
+}
+
+void WorkloadHandler::Start() {
+  PostX509Svid();
+  PostX509Bundles();
+  PostJwtBundles();
+  for (int i = 0; i < std::max(1, config_.attest_threads); ++i) {
+    attest_threads_.emplace_back([this] { AttestLoop(); });
+  }
+  for (int i = 0; i < std::max(1, config_.stream_threads); ++i) {
+    queue_threads_.emplace_back([this] { QueueLoop(); });
+  }
+}
+
+void WorkloadHandler::RunAttestation(std::function<void()> task) {
+  absl::MutexLock l(&tasks_mu_);
+  tasks_.push_back(std::move(task));
+}
+
+void WorkloadHandler::AttestLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      absl::MutexLock l(&tasks_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tasks_mu_) {
+        return !tasks_.empty() || tasks_stopping_;
+      };
+      tasks_mu_.Await(absl::Condition(&ready));
+      if (tasks_.empty()) return;  // stopping, and nothing left
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+void WorkloadHandler::CallCreated() {
+  absl::MutexLock l(&calls_mu_);
+  ++live_calls_;
+}
+
+void WorkloadHandler::CallDeleted() {
+  absl::MutexLock l(&calls_mu_);
+  --live_calls_;
+}
+
+void WorkloadHandler::Shutdown() {
+  if (shut_down_ || !cq_) return;
+  shut_down_ = true;
+  // After the server's Shutdown, tags of its calls may still be queued, and
+  // handling them issues more operations (Finish): the queue may only be
+  // shut down once every call is gone.
+  {
+    absl::MutexLock l(&calls_mu_);
+    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) { return live_calls_ == 0; };
+    if (!queue_threads_.empty() &&
+        !calls_mu_.AwaitWithTimeout(absl::Condition(&none), absl::Seconds(10))) {
+      LogError("Workload API calls still open 10s after the server shut down",
+               {{"calls", absl::StrCat(live_calls_)}});
+    }
+  }
+  cq_->Shutdown();
+  if (queue_threads_.empty()) {
+    QueueLoop();  // never started: drain the calls put up by Start, if any
+  }
+  for (std::thread& t : queue_threads_) t.join();
+  {
+    absl::MutexLock l(&tasks_mu_);
+    tasks_stopping_ = true;
+  }
+  for (std::thread& t : attest_threads_) t.join();
+}
+
+void WorkloadHandler::QueueLoop() {
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_->Next(&tag, &ok)) static_cast<AsyncTag*>(tag)->Proceed(ok);
+}
+
+void WorkloadHandler::PostX509Svid() {
+  new StreamCall<X509SVIDRequest, X509SVIDResponse>(
+      this,
+      [](WorkloadHandler* h, grpc::ServerContext* ctx, X509SVIDRequest* req,
+         grpc::ServerAsyncWriter<X509SVIDResponse>* w, grpc::ServerCompletionQueue* cq,
+         void* tag) { h->RequestFetchX509SVID(ctx, req, w, cq, cq, tag); },
+      &WorkloadHandler::PostX509Svid, &BuildX509Svids);
+}
+
+void WorkloadHandler::PostX509Bundles() {
+  new StreamCall<X509BundlesRequest, X509BundlesResponse>(
+      this,
+      [](WorkloadHandler* h, grpc::ServerContext* ctx, X509BundlesRequest* req,
+         grpc::ServerAsyncWriter<X509BundlesResponse>* w, grpc::ServerCompletionQueue* cq,
+         void* tag) { h->RequestFetchX509Bundles(ctx, req, w, cq, cq, tag); },
+      &WorkloadHandler::PostX509Bundles, &BuildX509Bundles);
+}
+
+void WorkloadHandler::PostJwtBundles() {
+  new StreamCall<JWTBundlesRequest, JWTBundlesResponse>(
+      this,
+      [](WorkloadHandler* h, grpc::ServerContext* ctx, JWTBundlesRequest* req,
+         grpc::ServerAsyncWriter<JWTBundlesResponse>* w, grpc::ServerCompletionQueue* cq,
+         void* tag) { h->RequestFetchJWTBundles(ctx, req, w, cq, cq, tag); },
+      &WorkloadHandler::PostJwtBundles, &BuildJwtBundles);
 }
 
 size_t WorkloadHandler::open_streams() {
@@ -452,91 +777,10 @@ void WorkloadHandler::WatchLoop() {
         config_.manager->WaitForChange(seen, absl::Now() + config_.cancel_poll);
     bool changed = snap->version != seen;
     seen = snap->version;
+    PurgeExpiredCallers();
     absl::MutexLock l(&streams_mu_);
     for (StreamSink* s : streams_) s->Notify(snap, changed);
   }
-}
-
-template <typename Msg>
-grpc::ServerWriteReactor<Msg>* WorkloadHandler::Stream(
-    grpc::CallbackServerContext* ctx,
-    std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&,
-                                                     const std::vector<attestors::Selector>&)>
-        build) {
-  absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
-  if (!sel.ok()) return new FinishedStream<Msg>(ToGrpc(sel.status()));
-  auto* r = new StreamReactor<Msg>(this, std::move(*sel), std::move(build));
-  r->Start();
-  return r;
-}
-
-grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadHandler::FetchX509SVID(
-    grpc::CallbackServerContext* ctx, const X509SVIDRequest*) {
-  return Stream<X509SVIDResponse>(
-      ctx,
-      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
-          -> absl::StatusOr<std::optional<X509SVIDResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
-        if (m.empty()) return NoIdentity();
-        X509SVIDResponse resp;
-        std::set<std::string> hints;
-        std::string bundle_der = snap.bundle ? snap.bundle->X509AuthoritiesDer() : "";
-        for (const WorkloadEntry* e : m) {
-          if (!e->svid) continue;
-          if (!e->hint.empty() && !hints.insert(e->hint).second) continue;
-          X509SVID* s = resp.add_svids();
-          s->set_spiffe_id(e->spiffe_id);
-          s->set_x509_svid(e->svid->chain_der);
-          s->set_x509_svid_key(e->svid->key_der);
-          s->set_bundle(bundle_der);
-          s->set_hint(e->hint);
-        }
-        if (resp.svids_size() == 0) return std::optional<X509SVIDResponse>();
-        for (const auto& [td, b] : FederatedFor(snap, m)) {
-          (*resp.mutable_federated_bundles())["spiffe://" + td] = b->X509AuthoritiesDer();
-        }
-        return std::optional<X509SVIDResponse>(std::move(resp));
-      });
-}
-
-grpc::ServerWriteReactor<X509BundlesResponse>* WorkloadHandler::FetchX509Bundles(
-    grpc::CallbackServerContext* ctx, const X509BundlesRequest*) {
-  return Stream<X509BundlesResponse>(
-      ctx,
-      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
-          -> absl::StatusOr<std::optional<X509BundlesResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
-        if (m.empty()) return NoIdentity();
-        X509BundlesResponse resp;
-        if (snap.bundle) {
-          (*resp.mutable_bundles())[snap.bundle->trust_domain().IdString()] =
-              snap.bundle->X509AuthoritiesDer();
-        }
-        for (const auto& [td, b] : FederatedFor(snap, m)) {
-          (*resp.mutable_bundles())["spiffe://" + td] = b->X509AuthoritiesDer();
-        }
-        return std::optional<X509BundlesResponse>(std::move(resp));
-      });
-}
-
-grpc::ServerWriteReactor<JWTBundlesResponse>* WorkloadHandler::FetchJWTBundles(
-    grpc::CallbackServerContext* ctx, const JWTBundlesRequest*) {
-  return Stream<JWTBundlesResponse>(
-      ctx,
-      [](const AgentSnapshot& snap, const std::vector<attestors::Selector>& sel)
-          -> absl::StatusOr<std::optional<JWTBundlesResponse>> {
-        std::vector<const WorkloadEntry*> m = MatchingEntries(snap, sel);
-        if (m.empty()) return NoIdentity();
-        JWTBundlesResponse resp;
-        if (snap.bundle) {
-          (*resp.mutable_bundles())[snap.bundle->trust_domain().IdString()] =
-              snap.bundle->ToJwtJwks();
-        }
-        for (const auto& [td, b] : FederatedFor(snap, m)) {
-          (*resp.mutable_bundles())["spiffe://" + td] = b->ToJwtJwks();
-        }
-        return std::optional<JWTBundlesResponse>(std::move(resp));
-      });
 }
 
 grpc::Status WorkloadHandler::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
@@ -555,11 +799,11 @@ grpc::Status WorkloadHandler::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSV
           absl::StrCat("invalid requested SPIFFE ID: ", id.status().message())));
     }
   }
-  absl::StatusOr<std::vector<attestors::Selector>> sel = Caller(ctx);
+  absl::StatusOr<Selectors> sel = Caller(ctx);
   if (!sel.ok()) return ToGrpc(sel.status());
   std::shared_ptr<const AgentSnapshot> snap = config_.manager->Snapshot();
   if (!snap->ready) return ToGrpc(NotReady());
-  std::vector<const WorkloadEntry*> m = MatchingEntries(*snap, *sel);
+  std::vector<const WorkloadEntry*> m = MatchingEntries(*snap, **sel);
   std::vector<std::string> audience(req->audience().begin(), req->audience().end());
   std::set<std::string> done_ids;
   std::set<std::string> hints;

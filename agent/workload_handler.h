@@ -2,13 +2,17 @@
 #ifndef SIGNET_AGENT_WORKLOAD_HANDLER_H_
 #define SIGNET_AGENT_WORKLOAD_HANDLER_H_
 
+#include <grpcpp/server_builder.h>
 #include <sys/types.h>
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -85,6 +89,15 @@ struct WorkloadHandlerConfig {
   absl::Duration cancel_poll = absl::Milliseconds(250);
   // How long a stream waits for a matching entry's SVID to be minted.
   absl::Duration mint_wait = absl::Seconds(30);
+  // How long a connection's selectors are reused for further calls on the
+  // same connection from the same, still pinned process (0: attest every
+  // call). Connections without an id (conn_id 0) are never cached.
+  absl::Duration selector_cache_ttl = absl::Seconds(1);
+  // Threads serving the streaming RPCs' completion queue (one polls best:
+  // the thread that reads a call answers it, with no hand-off) and threads
+  // attesting callers of the streaming RPCs not found in the selector cache.
+  int stream_threads = 1;
+  int attest_threads = 4;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
@@ -98,31 +111,52 @@ class StreamSink {
   virtual void Notify(const std::shared_ptr<const AgentSnapshot>& snap, bool changed) = 0;
 };
 
-// The streaming RPCs run on gRPC's callback API (no thread per open stream;
-// a cancelled stream ends at once); the unary RPCs stay synchronous.
-using WorkloadService = SpiffeWorkloadAPI::WithCallbackMethod_FetchX509SVID<
-    SpiffeWorkloadAPI::WithCallbackMethod_FetchX509Bundles<
-        SpiffeWorkloadAPI::WithCallbackMethod_FetchJWTBundles<SpiffeWorkloadAPI::Service>>>;
+// The streaming RPCs run on gRPC's asynchronous API, served by the handler's
+// own completion-queue threads: no thread per open stream, a cancelled stream
+// ends at once, and a call is handled on the thread that polled it (gRPC
+// 1.51's callback API hands every event to other threads, which cost more
+// than the whole unary call; bench/NOTES.md, 1). The unary RPCs stay
+// synchronous.
+using WorkloadService = SpiffeWorkloadAPI::WithAsyncMethod_FetchX509SVID<
+    SpiffeWorkloadAPI::WithAsyncMethod_FetchX509Bundles<
+        SpiffeWorkloadAPI::WithAsyncMethod_FetchJWTBundles<SpiffeWorkloadAPI::Service>>>;
+
+// AsyncTag is an operation awaited on the handler's completion queue.
+class AsyncTag {
+ public:
+  virtual ~AsyncTag() = default;
+  virtual void Proceed(bool ok) = 0;
+};
 
 // WorkloadHandler implements SpiffeWorkloadAPI. Thread-safe. Owns one
-// watcher thread that waits for snapshot changes and wakes the open streams.
+// watcher thread that waits for snapshot changes and wakes the open streams,
+// and the threads of the streaming RPCs' completion queue.
+//
+// Use: Attach(&builder) before BuildAndStart, Start() after it; shut the
+// gRPC server down before Shutdown() (or the destructor).
 class WorkloadHandler final : public WorkloadService {
  public:
   explicit WorkloadHandler(WorkloadHandlerConfig config);
-  // Stops the watcher; the gRPC server must have been shut down first.
+  // Stops the watcher and the queue threads; the gRPC server must have been
+  // shut down first.
   ~WorkloadHandler() override;
   WorkloadHandler(const WorkloadHandler&) = delete;
   WorkloadHandler& operator=(const WorkloadHandler&) = delete;
 
+  // Attach registers the service and its completion queue with `builder`.
+  void Attach(grpc::ServerBuilder* builder);
+  // Start begins serving the streaming RPCs (after BuildAndStart).
+  void Start();
+  // Shutdown drains and stops the completion queue; call it after the gRPC
+  // server's Shutdown. Idempotent.
+  void Shutdown();
+
   // open_streams returns the number of streams not yet done; for tests.
   size_t open_streams() ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // attestations returns how many times a caller was attested (not served
+  // from the per-connection selector cache); for tests.
+  uint64_t attestations() ABSL_LOCKS_EXCLUDED(cache_mu_);
 
-  grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(grpc::CallbackServerContext* ctx,
-                                                            const X509SVIDRequest* req) override;
-  grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
-      grpc::CallbackServerContext* ctx, const X509BundlesRequest* req) override;
-  grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
-      grpc::CallbackServerContext* ctx, const JWTBundlesRequest* req) override;
   grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const JWTSVIDRequest* req,
                             JWTSVIDResponse* resp) override;
   grpc::Status ValidateJWTSVID(grpc::ServerContext* ctx, const ValidateJWTSVIDRequest* req,
@@ -133,23 +167,38 @@ class WorkloadHandler final : public WorkloadService {
                                grpc::ServerWriter<WITBundlesResponse>* writer) override;
 
  private:
+  using Selectors = std::shared_ptr<const std::vector<attestors::Selector>>;
+
   // Caller identifies and attests the caller of `ctx`, returning its
   // selectors. InvalidArgument (header), Unauthenticated (no credentials or
   // pid reuse), Unavailable (attestation failed).
-  absl::StatusOr<std::vector<attestors::Selector>> Caller(grpc::ServerContextBase* ctx);
+  absl::StatusOr<Selectors> Caller(grpc::ServerContextBase* ctx);
+  // Identify checks the security header and resolves the caller's kernel
+  // credentials (the cheap half of Caller).
+  absl::StatusOr<PeerCred> Identify(grpc::ServerContextBase* ctx);
+  // AttestCaller pins and attests `cred`'s process and caches the result.
+  absl::StatusOr<Selectors> AttestCaller(const PeerCred& cred);
+  // RunAttestation runs `task` on an attestation thread.
+  void RunAttestation(std::function<void()> task) ABSL_LOCKS_EXCLUDED(tasks_mu_);
+  void AttestLoop() ABSL_LOCKS_EXCLUDED(tasks_mu_);
+  // CachedSelectors returns the selectors cached for `cred`'s connection
+  // when they are fresh and the pinned process is still alive; null
+  // otherwise.
+  Selectors CachedSelectors(const PeerCred& cred) ABSL_LOCKS_EXCLUDED(cache_mu_);
+  void CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin, std::string creds,
+                      const Selectors& sel) ABSL_LOCKS_EXCLUDED(cache_mu_);
+  void PurgeExpiredCallers() ABSL_LOCKS_EXCLUDED(cache_mu_);
 
-  // Stream returns a reactor that streams snapshots: `build` turns a snapshot
-  // into a message (nullopt: nothing minted yet) or a status that ends the
-  // stream.
-  template <typename Msg>
-  grpc::ServerWriteReactor<Msg>* Stream(
-      grpc::CallbackServerContext* ctx,
-      std::function<absl::StatusOr<std::optional<Msg>>(const AgentSnapshot&,
-                                                       const std::vector<attestors::Selector>&)>
-          build);
+  // Post* put one new call of each streaming RPC up for the next client.
+  void PostX509Svid();
+  void PostX509Bundles();
+  void PostJwtBundles();
+  void QueueLoop();
+  void CallCreated() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  void CallDeleted() ABSL_LOCKS_EXCLUDED(calls_mu_);
 
-  template <typename Msg>
-  friend class StreamReactor;
+  template <typename Req, typename Msg>
+  friend class StreamCall;
   void Register(StreamSink* s) ABSL_LOCKS_EXCLUDED(streams_mu_);
   void Unregister(StreamSink* s) ABSL_LOCKS_EXCLUDED(streams_mu_);
   void WatchLoop();
@@ -158,9 +207,33 @@ class WorkloadHandler final : public WorkloadService {
 
   absl::Mutex streams_mu_;
   // Guarded by streams_mu_ (held while streams are notified, so a stream
-  // unregistered in OnDone is never notified afterwards).
+  // unregistered before deletion is never notified afterwards).
   std::set<StreamSink*> streams_ ABSL_GUARDED_BY(streams_mu_);
   bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
+
+  struct CachedCaller {
+    pid_t pid = 0;
+    std::shared_ptr<PinnedProcess> pin;  // keeps the process pinned
+    std::string creds;                   // Uid/Gid/Groups of /proc/<pid>/status
+    Selectors selectors;
+    absl::Time expires;
+  };
+  absl::Mutex cache_mu_;
+  // Guarded by cache_mu_; keyed by PeerCred::conn_id.
+  std::map<uint64_t, CachedCaller> callers_ ABSL_GUARDED_BY(cache_mu_);
+  uint64_t attestations_ ABSL_GUARDED_BY(cache_mu_) = 0;
+
+  absl::Mutex calls_mu_;
+  // StreamCall objects alive (waiting for a call, or serving one).
+  int live_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
+
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::vector<std::thread> queue_threads_;
+  absl::Mutex tasks_mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(tasks_mu_);
+  bool tasks_stopping_ ABSL_GUARDED_BY(tasks_mu_) = false;
+  std::vector<std::thread> attest_threads_;
+  bool shut_down_ = false;
 
   std::thread watcher_;
 };

@@ -137,14 +137,15 @@ absl::StatusOr<std::string> ServerProc::BundlePem() {
   return pem;
 }
 
-AgentProc::AgentProc(int server_port, const std::string& bundle_pem, bool discover_workload_path) {
+AgentProc::AgentProc(int server_port, const std::string& bundle_pem, bool discover_workload_path,
+                     const std::string& agent_extra) {
   socket_ = dir_.File("public/api.sock");
   (void)WriteFile(dir_.File("bundle.pem"), bundle_pem);
   std::string cfg = absl::StrCat(
       "agent:\n  data_dir: \"", dir_.File("data"), "\"\n  log_level: \"warn\"\n",
       "  server_address: \"127.0.0.1\"\n  server_port: ", server_port, "\n  socket_path: \"",
       socket_, "\"\n  trust_domain: \"", kTrustDomain, "\"\n", "  trust_bundle_path: \"",
-      dir_.File("bundle.pem"), "\"\n",
+      dir_.File("bundle.pem"), "\"\n", agent_extra,
       "plugins:\n  NodeAttestor:\n    join_token: {}\n  KeyManager:\n    disk: {}\n",
       "  WorkloadAttestor:\n    unix:\n      plugin_data:\n        discover_workload_path: ",
       discover_workload_path ? "true" : "false", "\n");

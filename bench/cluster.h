@@ -66,7 +66,9 @@ class ServerProc {
 // AgentProc is a signet-agent process with its own temp dir.
 class AgentProc {
  public:
-  AgentProc(int server_port, const std::string& bundle_pem, bool discover_workload_path);
+  // `agent_extra` is added to the agent block of the config (YAML lines).
+  AgentProc(int server_port, const std::string& bundle_pem, bool discover_workload_path,
+            const std::string& agent_extra = "");
   ~AgentProc();
   // Start launches the agent (with -joinToken unless empty); does not wait.
   [[nodiscard]] absl::Status Start(const std::string& join_token);

@@ -3,133 +3,51 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/internal/source_core.h"
 #include "client/internal/workload_conn.h"
-#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
 
 namespace signet::client {
 
+namespace {
+
+// The slots of the source's core.
+constexpr size_t kX509Slot = 0;
+constexpr size_t kJwtSlot = 1;
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<BundleSource>> BundleSource::Create(
     const WorkloadApiOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<internal::WorkloadConn> conn,
-                   internal::WorkloadConn::Create(options));
-  std::unique_ptr<BundleSource> src(new BundleSource());
-  src->conn_ = std::move(conn);
-  BundleSource* self = src.get();
-  auto on_error = [self](const absl::Status& s) {
-    absl::MutexLock l(&self->mu_);
-    self->last_error_ = s;
-  };
-  auto on_stop = [self](const absl::Status& s) { self->OnStop(s); };
-  src->x509_watcher_ = std::make_unique<internal::StreamWatcher>(
-      "FetchX509Bundles", options.backoff_unit,
-      [self](grpc::ClientContext* ctx) {
-        auto reader = self->conn_->stub()->FetchX509Bundles(ctx, X509BundlesRequest());
-        X509BundlesResponse resp;
-        while (reader->Read(&resp)) {
-          self->x509_watcher_->ResetBackoff();
-          self->OnX509(resp);
-        }
-        return reader->Finish();
-      },
-      on_error, on_stop);
-  src->jwt_watcher_ = std::make_unique<internal::StreamWatcher>(
-      "FetchJWTBundles", options.backoff_unit,
-      [self](grpc::ClientContext* ctx) {
-        auto reader = self->conn_->stub()->FetchJWTBundles(ctx, JWTBundlesRequest());
-        JWTBundlesResponse resp;
-        while (reader->Read(&resp)) {
-          self->jwt_watcher_->ResetBackoff();
-          self->OnJwt(resp);
-        }
-        return reader->Finish();
-      },
-      on_error, on_stop);
-  src->x509_watcher_->Start();
-  src->jwt_watcher_->Start();
-
-  absl::Status failure;
-  {
-    absl::MutexLock l(&src->mu_);
-    // Evaluated by absl::Condition with mu_ held.
-    auto ready = [s = src.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return (s->x509_ != nullptr && s->jwt_ != nullptr) || s->stopped_;
-    };
-    src->mu_.AwaitWithTimeout(absl::Condition(&ready), options.initial_timeout);
-    if (src->stopped_) {
-      failure = src->stop_status_;
-    } else if (src->x509_ == nullptr || src->jwt_ == nullptr) {
-      failure = absl::DeadlineExceededError(absl::StrCat(
-          "timed out waiting for the first ", src->x509_ == nullptr ? "X.509" : "JWT", " bundles",
-          src->last_error_.ok() ? "" : absl::StrCat(": ", src->last_error_.ToString())));
-    }
-  }
-  if (!failure.ok()) {
-    src->Close();
-    return failure;
-  }
-  return src;
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<internal::SourceCore<BundleSet>> core,
+      internal::SourceCore<BundleSet>::Create(options, {"X.509 bundles", "JWT bundles"}));
+  core->Watch(kX509Slot, "FetchX509Bundles", &SpiffeWorkloadAPI::Stub::FetchX509Bundles,
+              internal::ParseX509BundlesResponse);
+  core->Watch(kJwtSlot, "FetchJWTBundles", &SpiffeWorkloadAPI::Stub::FetchJWTBundles,
+              internal::ParseJwtBundlesResponse);
+  absl::Status started = core->Start();
+  // Unlike the single-stream sources, a stream that stopped fails Create
+  // even when both kinds of bundles arrived first.
+  if (started.ok()) started = core->stop_status();
+  if (!started.ok()) return started;
+  return std::unique_ptr<BundleSource>(new BundleSource(std::move(core)));
 }
 
-BundleSource::~BundleSource() { Close(); }
+BundleSource::BundleSource(std::unique_ptr<internal::SourceCore<BundleSet>> core)
+    : core_(std::move(core)) {}
 
-void BundleSource::Close() {
-  if (x509_watcher_ != nullptr) x509_watcher_->Stop();
-  if (jwt_watcher_ != nullptr) jwt_watcher_->Stop();
-}
+BundleSource::~BundleSource() = default;
 
-void BundleSource::OnStop(const absl::Status& s) {
-  absl::MutexLock l(&mu_);
-  last_error_ = s;
-  if (!stopped_) stop_status_ = s;
-  stopped_ = true;
-}
-
-void BundleSource::OnX509(const X509BundlesResponse& resp) {
-  absl::StatusOr<BundleSet> parsed = internal::ParseX509BundlesResponse(resp);
-  if (!parsed.ok()) {
-    LogWarn("skipping invalid X509BundlesResponse", {{"error", parsed.status().ToString()}});
-    absl::MutexLock l(&mu_);
-    last_error_ = parsed.status();
-    return;
-  }
-  absl::MutexLock cl(&cb_mu_);
-  {
-    absl::MutexLock l(&mu_);
-    x509_ = std::make_shared<const BundleSet>(*std::move(parsed));
-  }
-  NotifyUpdate();
-}
-
-void BundleSource::OnJwt(const JWTBundlesResponse& resp) {
-  absl::StatusOr<BundleSet> parsed = internal::ParseJwtBundlesResponse(resp);
-  if (!parsed.ok()) {
-    LogWarn("skipping invalid JWTBundlesResponse", {{"error", parsed.status().ToString()}});
-    absl::MutexLock l(&mu_);
-    last_error_ = parsed.status();
-    return;
-  }
-  absl::MutexLock cl(&cb_mu_);
-  {
-    absl::MutexLock l(&mu_);
-    jwt_ = std::make_shared<const BundleSet>(*std::move(parsed));
-  }
-  NotifyUpdate();
-}
-
-void BundleSource::NotifyUpdate() {
-  for (auto& [id, cb] : callbacks_) cb();
-}
+void BundleSource::Close() { core_->Close(); }
 
 std::shared_ptr<const BundleSet> BundleSource::GetX509Bundles() const {
-  absl::MutexLock l(&mu_);
-  return x509_;
+  return core_->Get(kX509Slot);
 }
 
 std::shared_ptr<const BundleSet> BundleSource::GetJwtBundles() const {
-  absl::MutexLock l(&mu_);
-  return jwt_;
+  return core_->Get(kJwtSlot);
 }
 
 absl::StatusOr<Bundle> BundleSource::GetBundleForTrustDomain(const TrustDomain& td) const {
@@ -156,20 +74,11 @@ absl::StatusOr<Bundle> BundleSource::GetBundleForTrustDomain(const TrustDomain& 
 }
 
 int BundleSource::AddUpdateCallback(UpdateCallback cb) {
-  absl::MutexLock l(&cb_mu_);
-  int id = next_cb_id_++;
-  callbacks_[id] = std::move(cb);
-  return id;
+  return core_->AddUpdateCallback([cb = std::move(cb)](const BundleSet&) { cb(); });
 }
 
-void BundleSource::RemoveUpdateCallback(int id) {
-  absl::MutexLock l(&cb_mu_);
-  callbacks_.erase(id);
-}
+void BundleSource::RemoveUpdateCallback(int id) { core_->RemoveUpdateCallback(id); }
 
-absl::Status BundleSource::last_error() const {
-  absl::MutexLock l(&mu_);
-  return last_error_;
-}
+absl::Status BundleSource::last_error() const { return core_->last_error(); }
 
 }  // namespace signet::client

@@ -4,22 +4,17 @@
 #define SIGNET_CLIENT_BUNDLE_SOURCE_H_
 
 #include <functional>
-#include <map>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "client/workload_api.h"
-
-class X509BundlesResponse;
-class JWTBundlesResponse;
 
 namespace signet::client {
 
 namespace internal {
-class WorkloadConn;
-class StreamWatcher;
+template <typename T>
+class SourceCore;
 }  // namespace internal
 
 // BundleSource watches FetchX509Bundles and FetchJWTBundles on two
@@ -57,28 +52,12 @@ class BundleSource final : public X509BundleSource, public JwtBundleSource {
   void Close();
 
  private:
-  BundleSource() = default;
-  void OnX509(const X509BundlesResponse& resp);
-  void OnJwt(const JWTBundlesResponse& resp);
-  void NotifyUpdate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cb_mu_);
-  void OnStop(const absl::Status& s);
+  explicit BundleSource(std::unique_ptr<internal::SourceCore<BundleSet>> core);
 
-  std::shared_ptr<internal::WorkloadConn> conn_;
-  std::unique_ptr<internal::StreamWatcher> x509_watcher_;
-  std::unique_ptr<internal::StreamWatcher> jwt_watcher_;
-
-  // Guarded by mu_
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const BundleSet> x509_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const BundleSet> jwt_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status stop_status_ ABSL_GUARDED_BY(mu_);
-
-  // Guarded by cb_mu_
-  absl::Mutex cb_mu_;
-  std::map<int, UpdateCallback> callbacks_ ABSL_GUARDED_BY(cb_mu_);
-  int next_cb_id_ ABSL_GUARDED_BY(cb_mu_) = 0;
+  // The watchers of FetchX509Bundles (slot 0) and FetchJWTBundles (slot 1),
+  // the latest bundles, the errors and the callbacks
+  // (client/internal/source_core.h).
+  const std::unique_ptr<internal::SourceCore<BundleSet>> core_;
 };
 
 }  // namespace signet::client

@@ -9,16 +9,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "client/workload_api.h"
-
-class JWTBundlesResponse;
 
 namespace signet::client {
 
 namespace internal {
-class WorkloadConn;
-class StreamWatcher;
+template <typename T>
+class SourceCore;
 }  // namespace internal
 
 // JwtSource watches FetchJWTBundles (keeping the last good bundles on errors
@@ -54,18 +51,11 @@ class JwtSource final : public JwtBundleSource {
   void Close();
 
  private:
-  JwtSource() = default;
-  void OnJwt(const JWTBundlesResponse& resp);
+  explicit JwtSource(std::unique_ptr<internal::SourceCore<BundleSet>> core);
 
-  std::shared_ptr<internal::WorkloadConn> conn_;
-  std::unique_ptr<internal::StreamWatcher> watcher_;
-
-  // Guarded by mu_
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const BundleSet> jwt_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status stop_status_ ABSL_GUARDED_BY(mu_);
+  // The watcher of FetchJWTBundles, the latest bundles, the errors and the
+  // connection (client/internal/source_core.h).
+  const std::unique_ptr<internal::SourceCore<BundleSet>> core_;
 };
 
 // FetchJwtSvids is a one-shot FetchJWTSVID call: every identity's token (or

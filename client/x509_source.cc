@@ -2,98 +2,40 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "client/internal/source_core.h"
 #include "client/internal/workload_conn.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
 namespace signet::client {
 
+namespace {
+
+// ParseAndLog parses a FetchX509SVID message, logging an accepted one.
+absl::StatusOr<X509Context> ParseAndLog(const X509SVIDResponse& resp) {
+  absl::StatusOr<X509Context> ctx = internal::ParseX509SvidResponse(resp);
+  if (ctx.ok()) LogDebug("X.509 context updated", {{"spiffe_id", ctx->svids[0]->id.ToString()}});
+  return ctx;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<X509Source>> X509Source::Create(const WorkloadApiOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<internal::WorkloadConn> conn,
-                   internal::WorkloadConn::Create(options));
-  std::unique_ptr<X509Source> src(new X509Source());
-  src->conn_ = std::move(conn);
-  X509Source* self = src.get();
-  src->watcher_ = std::make_unique<internal::StreamWatcher>(
-      "FetchX509SVID", options.backoff_unit,
-      [self](grpc::ClientContext* ctx) {
-        std::unique_ptr<grpc::ClientReader<X509SVIDResponse>> reader =
-            self->conn_->stub()->FetchX509SVID(ctx, X509SVIDRequest());
-        X509SVIDResponse resp;
-        while (reader->Read(&resp)) {
-          self->watcher_->ResetBackoff();
-          self->OnResponse(resp);
-        }
-        return reader->Finish();
-      },
-      [self](const absl::Status& s) {
-        absl::MutexLock l(&self->mu_);
-        self->last_error_ = s;
-      },
-      [self](const absl::Status& s) {
-        absl::MutexLock l(&self->mu_);
-        self->last_error_ = s;
-        self->stop_status_ = s;
-        self->stopped_ = true;
-      });
-  src->watcher_->Start();
-
-  absl::Status failure;
-  {
-    absl::MutexLock l(&src->mu_);
-    // Evaluated by absl::Condition with mu_ held.
-    auto ready = [s = src.get()]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return s->context_ != nullptr || s->stopped_;
-    };
-    src->mu_.AwaitWithTimeout(absl::Condition(&ready), options.initial_timeout);
-    if (src->context_ == nullptr) {
-      if (src->stopped_) {
-        failure = src->stop_status_;
-      } else {
-        failure = absl::DeadlineExceededError(absl::StrCat(
-            "timed out waiting for the first X.509 context",
-            src->last_error_.ok() ? "" : absl::StrCat(": ", src->last_error_.ToString())));
-      }
-    }
-  }
-  if (!failure.ok()) {
-    src->Close();
-    return failure;
-  }
-  return src;
+  ASSIGN_OR_RETURN(std::unique_ptr<internal::SourceCore<X509Context>> core,
+                   internal::SourceCore<X509Context>::Create(options, {"X.509 context"}));
+  core->Watch(0, "FetchX509SVID", &SpiffeWorkloadAPI::Stub::FetchX509SVID, ParseAndLog);
+  RETURN_IF_ERROR(core->Start());
+  return std::unique_ptr<X509Source>(new X509Source(std::move(core)));
 }
 
-X509Source::~X509Source() { Close(); }
+X509Source::X509Source(std::unique_ptr<internal::SourceCore<X509Context>> core)
+    : core_(std::move(core)) {}
 
-void X509Source::Close() {
-  if (watcher_ != nullptr) watcher_->Stop();
-}
+X509Source::~X509Source() = default;
 
-void X509Source::OnResponse(const X509SVIDResponse& resp) {
-  absl::StatusOr<X509Context> parsed = internal::ParseX509SvidResponse(resp);
-  if (!parsed.ok()) {
-    LogWarn("skipping invalid X509SVIDResponse", {{"error", parsed.status().ToString()}});
-    absl::MutexLock l(&mu_);
-    last_error_ = parsed.status();
-    return;
-  }
-  auto ctx = std::make_shared<const X509Context>(*std::move(parsed));
-  LogDebug("X.509 context updated", {{"spiffe_id", ctx->svids[0]->id.ToString()}});
-  // cb_mu_ is held across the swap so a callback registered concurrently sees
-  // either this update or none of it.
-  absl::MutexLock cl(&cb_mu_);
-  {
-    absl::MutexLock l(&mu_);
-    context_ = ctx;
-  }
-  for (auto& [id, cb] : callbacks_) cb(*ctx);
-}
+void X509Source::Close() { core_->Close(); }
 
-std::shared_ptr<const X509Context> X509Source::GetX509Context() const {
-  absl::MutexLock l(&mu_);
-  return context_;
-}
+std::shared_ptr<const X509Context> X509Source::GetX509Context() const { return core_->Get(0); }
 
 std::shared_ptr<const X509Svid> X509Source::GetX509Svid() const {
   std::shared_ptr<const X509Context> ctx = GetX509Context();
@@ -106,20 +48,11 @@ std::shared_ptr<const BundleSet> X509Source::GetX509Bundles() const {
 }
 
 int X509Source::AddUpdateCallback(UpdateCallback cb) {
-  absl::MutexLock l(&cb_mu_);
-  int id = next_cb_id_++;
-  callbacks_[id] = std::move(cb);
-  return id;
+  return core_->AddUpdateCallback(std::move(cb));
 }
 
-void X509Source::RemoveUpdateCallback(int id) {
-  absl::MutexLock l(&cb_mu_);
-  callbacks_.erase(id);
-}
+void X509Source::RemoveUpdateCallback(int id) { core_->RemoveUpdateCallback(id); }
 
-absl::Status X509Source::last_error() const {
-  absl::MutexLock l(&mu_);
-  return last_error_;
-}
+absl::Status X509Source::last_error() const { return core_->last_error(); }
 
 }  // namespace signet::client

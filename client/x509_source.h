@@ -4,21 +4,17 @@
 #define SIGNET_CLIENT_X509_SOURCE_H_
 
 #include <functional>
-#include <map>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "client/workload_api.h"
-
-class X509SVIDResponse;
 
 namespace signet::client {
 
 namespace internal {
-class WorkloadConn;
-class StreamWatcher;
+template <typename T>
+class SourceCore;
 }  // namespace internal
 
 // X509Source watches FetchX509SVID on a background thread. It keeps the last
@@ -56,23 +52,11 @@ class X509Source final : public X509SvidSource, public X509BundleSource {
   void Close();
 
  private:
-  X509Source() = default;
-  void OnResponse(const X509SVIDResponse& resp);
+  explicit X509Source(std::unique_ptr<internal::SourceCore<X509Context>> core);
 
-  std::shared_ptr<internal::WorkloadConn> conn_;
-  std::unique_ptr<internal::StreamWatcher> watcher_;
-
-  // Guarded by mu_
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const X509Context> context_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status stop_status_ ABSL_GUARDED_BY(mu_);
-
-  // Guarded by cb_mu_ (held while callbacks run).
-  absl::Mutex cb_mu_;
-  std::map<int, UpdateCallback> callbacks_ ABSL_GUARDED_BY(cb_mu_);
-  int next_cb_id_ ABSL_GUARDED_BY(cb_mu_) = 0;
+  // The watcher of FetchX509SVID, the latest context, the errors and the
+  // callbacks (client/internal/source_core.h).
+  const std::unique_ptr<internal::SourceCore<X509Context>> core_;
 };
 
 }  // namespace signet::client

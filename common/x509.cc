@@ -324,13 +324,16 @@ using X509AlgorPtr = std::unique_ptr<X509_ALGOR, OpensslDeleter<X509_ALGOR, X509
 using Asn1BitStringPtr =
     std::unique_ptr<ASN1_BIT_STRING, OpensslDeleter<ASN1_BIT_STRING, ASN1_BIT_STRING_free>>;
 
+constexpr char kP256[] = "P-256";
+constexpr char kP384[] = "P-384";
+
 // FastCsr is a request split by SplitEcCsr.
 struct FastCsr {
   const unsigned char* info = nullptr;  // CertificationRequestInfo TLV
   size_t info_len = 0;
   X509AlgorPtr key_alg;
   Asn1BitStringPtr key_bits;
-  const char* group = nullptr;  // "P-256" / "P-384"
+  const char* group = nullptr;  // kP256 / kP384
   const char* md = nullptr;     // "SHA256" / ...
   Asn1BitStringPtr sig;
 };
@@ -394,10 +397,10 @@ bool SplitEcCsr(absl::string_view der, FastCsr* out) {
   if (OBJ_obj2nid(aobj) != NID_X9_62_id_ecPublicKey || ptype != V_ASN1_OBJECT) return false;
   switch (OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(pval))) {
     case NID_X9_62_prime256v1:
-      out->group = "P-256";
+      out->group = kP256;
       break;
     case NID_secp384r1:
-      out->group = "P-384";
+      out->group = kP384;
       break;
     default:
       return false;
@@ -437,22 +440,36 @@ absl::StatusOr<X509PubkeyPtr> ParseCsrPublicKey(absl::string_view der) {
     return pub;
   }
   // Import the point (EC_POINT_oct2point rejects points not on the curve).
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(csr.group), 0),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_PKEY_PARAM_PUB_KEY,
-          const_cast<unsigned char*>(ASN1_STRING_get0_data(csr.key_bits.get())),
-          static_cast<size_t>(ASN1_STRING_length(csr.key_bits.get()))),
-      OSSL_PARAM_construct_end()};
-  // One import context per thread: creating it fetches the EC key manager by
-  // name, and EVP_PKEY_fromdata_init resets it for every use.
-  thread_local EvpPkeyCtxPtr kctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (kctx == nullptr || EVP_PKEY_fromdata_init(kctx.get()) != 1 ||
-      EVP_PKEY_fromdata(kctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+  unsigned char* const point =
+      const_cast<unsigned char*>(ASN1_STRING_get0_data(csr.key_bits.get()));
+  const size_t point_len = static_cast<size_t>(ASN1_STRING_length(csr.key_bits.get()));
+  // A key imported from (curve name, point) builds its EC_GROUP from the
+  // name, which costs about a fifth of a signature check. So each thread
+  // imports one key per curve once and puts every later request's point
+  // into it (EVP_PKEY_set1_encoded_public_key); both ways decode and check
+  // the point the same way (EC_KEY_oct2key). The key never leaves this
+  // function, and the verification context that references it is freed
+  // before it returns.
+  thread_local EvpPkeyPtr keys[2];
+  EvpPkeyPtr& key = keys[csr.group == kP384 ? 1 : 0];
+  if (key != nullptr && EVP_PKEY_set1_encoded_public_key(key.get(), point, point_len) != 1) {
+    key.reset();  // it may hold a half-set point: import afresh next time
     return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
   }
-  EvpPkeyPtr key(raw);
+  if (key == nullptr) {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(csr.group),
+                                         0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, point_len),
+        OSSL_PARAM_construct_end()};
+    EvpPkeyCtxPtr kctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (kctx == nullptr || EVP_PKEY_fromdata_init(kctx.get()) != 1 ||
+        EVP_PKEY_fromdata(kctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+      return OpensslError("CSR public key does not parse", absl::StatusCode::kInvalidArgument);
+    }
+    key.reset(raw);
+  }
   EvpMdCtxPtr mctx(EVP_MD_CTX_new());
   if (mctx == nullptr || EVP_DigestVerifyInit_ex(mctx.get(), nullptr, csr.md, nullptr, nullptr,
                                                  key.get(), nullptr) != 1) {
@@ -915,6 +932,13 @@ absl::StatusOr<std::unique_ptr<X509Issuer>> X509Issuer::Create(const X509* cert,
     return OpensslError("initialising verification context");
   }
   ASSIGN_OR_RETURN(is->spiffe_subject_, BuildName("SPIFFE", ""));
+  // A built X509_NAME encodes itself into a cache inside the name on its
+  // first i2d (X509_set_subject_name and X509_NAME_dup do one): do it here,
+  // so concurrent IssueLeaf calls only read it (TSan saw two first uses
+  // race). The issuer's names came from d2i (CopyCert) and are encoded.
+  if (i2d_X509_NAME(is->spiffe_subject_.get(), nullptr) <= 0) {
+    return OpensslError("encoding subject name");
+  }
   ASSIGN_OR_RETURN(is->basic_constraints_,
                    ConfExtension(NID_basic_constraints, "critical,CA:FALSE"));
   ASSIGN_OR_RETURN(is->key_usage_ec_,
@@ -1038,7 +1062,7 @@ absl::StatusOr<X509Ptr> X509Issuer::IssueLeafImpl(const X509_PUBKEY* encoded,
   return cert;
 }
 
-absl::Status X509Issuer::VerifyLeafSignature(const X509* leaf) const {
+absl::Status X509Issuer::VerifyLeafSignature(const X509* leaf, absl::string_view leaf_der) const {
   const ASN1_BIT_STRING* sig = nullptr;
   const X509_ALGOR* sig_alg = nullptr;
   X509_get0_signature(&sig, &sig_alg, leaf);
@@ -1050,17 +1074,38 @@ absl::Status X509Issuer::VerifyLeafSignature(const X509* leaf) const {
   if (OBJ_obj2nid(alg_obj) != sig_nid_ || X509_get_signature_nid(leaf) != sig_nid_) {
     return absl::PermissionDeniedError("X.509-SVID signature algorithm does not match its issuer");
   }
-  unsigned char* tbs = nullptr;
-  int tbs_len = i2d_re_X509_tbs(const_cast<X509*>(leaf), &tbs);
-  if (tbs_len <= 0) return OpensslError("encoding TBSCertificate");
-  OpensslBytesPtr owned(tbs);
+  const unsigned char* tbs = nullptr;
+  size_t tbs_len = 0;
+  OpensslBytesPtr owned;
+  if (!leaf_der.empty()) {
+    // Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, ... }: the
+    // signed bytes are the first element, header included.
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(leaf_der.data());
+    const unsigned char* const end = p + leaf_der.size();
+    const unsigned char* next = nullptr;
+    long len = 0;
+    if (!Tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, true, &len, &next) || next != end) {
+      return absl::InvalidArgumentError("X.509-SVID DER does not parse");
+    }
+    tbs = p;
+    if (!Tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, true, &len, &next)) {
+      return absl::InvalidArgumentError("X.509-SVID DER does not parse");
+    }
+    tbs_len = static_cast<size_t>(next - tbs);
+  } else {
+    unsigned char* enc = nullptr;
+    const int enc_len = i2d_re_X509_tbs(const_cast<X509*>(leaf), &enc);
+    if (enc_len <= 0) return OpensslError("encoding TBSCertificate");
+    owned.reset(enc);
+    tbs = enc;
+    tbs_len = static_cast<size_t>(enc_len);
+  }
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr || EVP_MD_CTX_copy_ex(ctx.get(), verify_template_.get()) != 1) {
     return OpensslError("copying verification context");
   }
   if (EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(sig),
-                       static_cast<size_t>(ASN1_STRING_length(sig)), tbs,
-                       static_cast<size_t>(tbs_len)) != 1) {
+                       static_cast<size_t>(ASN1_STRING_length(sig)), tbs, tbs_len) != 1) {
     ClearOpensslErrors();
     return absl::PermissionDeniedError(
         "X.509-SVID verification failed: certificate signature failure");
@@ -1069,7 +1114,8 @@ absl::Status X509Issuer::VerifyLeafSignature(const X509* leaf) const {
 }
 
 absl::StatusOr<SpiffeId> VerifyIssuedX509Svid(const X509* leaf, const X509Issuer& issuer,
-                                              const BundleSet& bundles, absl::Time now) {
+                                              const BundleSet& bundles, absl::Time now,
+                                              absl::string_view leaf_der) {
   if (leaf == nullptr) return absl::InvalidArgumentError("certificate chain is empty");
   ASSIGN_OR_RETURN(SpiffeId id, CheckLeafProfile(leaf));
   const Bundle* bundle = bundles.Find(id.trust_domain());
@@ -1108,7 +1154,7 @@ absl::StatusOr<SpiffeId> VerifyIssuedX509Svid(const X509* leaf, const X509Issuer
     return absl::PermissionDeniedError(
         "X.509-SVID verification failed: validity is not within the issuer's");
   }
-  RETURN_IF_ERROR(issuer.VerifyLeafSignature(leaf));
+  RETURN_IF_ERROR(issuer.VerifyLeafSignature(leaf, leaf_der));
   return id;
 }
 

@@ -161,10 +161,14 @@ class X509Issuer {
   [[nodiscard]] absl::StatusOr<X509Ptr> IssueLeaf(const EVP_PKEY* subject_key,
                                                   const LeafParams& p) const;
 
-  // VerifyLeaf checks that `leaf` was signed by this issuer's key (signature
-  // algorithm and signature over the TBSCertificate). PermissionDenied when
-  // not.
-  [[nodiscard]] absl::Status VerifyLeafSignature(const X509* leaf) const;
+  // VerifyLeafSignature checks that `leaf` was signed by this issuer's key
+  // (signature algorithm and signature over the TBSCertificate).
+  // PermissionDenied when not. With `leaf_der` (the DER encoding of `leaf`,
+  // as CertToDer returns it) the signature is checked over the
+  // TBSCertificate bytes in it, exactly as a relying party sees them, and
+  // `leaf` is not re-encoded; InvalidArgument when it does not parse.
+  [[nodiscard]] absl::Status VerifyLeafSignature(const X509* leaf,
+                                                 absl::string_view leaf_der = {}) const;
 
   const X509* cert() const { return cert_.get(); }
   absl::Time not_after() const { return not_after_; }
@@ -193,10 +197,12 @@ class X509Issuer {
 // the leaf's validity lies within the issuer's, and the signature verifies
 // with the issuer's key. Returns the leaf's SPIFFE ID, or
 // InvalidArgument/PermissionDenied naming the defect (as VerifyX509Svid).
+// `leaf_der`, when given, is the DER of `leaf`: see VerifyLeafSignature.
 [[nodiscard]] absl::StatusOr<SpiffeId> VerifyIssuedX509Svid(const X509* leaf,
                                                             const X509Issuer& issuer,
                                                             const BundleSet& bundles,
-                                                            absl::Time now);
+                                                            absl::Time now,
+                                                            absl::string_view leaf_der = {});
 
 }  // namespace signet
 

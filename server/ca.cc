@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <system_error>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -62,6 +61,23 @@ absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
   if (b.refresh_hint() > 0) out.set_refresh_hint_seconds(b.refresh_hint());
   return out;
 }
+
+ServerCa::ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock)
+    : opts_(std::move(opts)),
+      ds_(ds),
+      km_(km),
+      clock_(clock),
+      sign_threads_(opts_.sign_threads > 0
+                        ? opts_.sign_threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      pool_(sign_threads_ > 1 ? std::make_unique<BatchPool>(sign_threads_) : nullptr) {
+  if (pool_ != nullptr && pool_->workers() < sign_threads_) {
+    LogWarn("CSR signing pool started fewer threads than asked",
+            {{"asked", absl::StrCat(sign_threads_)}, {"started", absl::StrCat(pool_->workers())}});
+  }
+}
+
+ServerCa::~ServerCa() = default;
 
 absl::StatusOr<std::unique_ptr<ServerCa>> ServerCa::Create(CaOptions opts, Datastore* ds,
                                                            KeyManager* km, Clock* clock) {
@@ -394,9 +410,12 @@ absl::StatusOr<SignedX509> ServerCa::SignWith(const SigningState& st, const X509
   if (CertNotAfter(leaf.get()) > ca_not_after) {
     return absl::InternalError("issued X.509-SVID outlives its issuer");
   }
-  // Every SVID is re-verified against the bundle right after signing.
+  SignedX509 out;
+  ASSIGN_OR_RETURN(out.leaf_der, CertToDer(leaf.get()));
+  // Every SVID is re-verified against the bundle right after signing; the
+  // signature over the TBSCertificate in the DER that is handed out.
   absl::StatusOr<SpiffeId> verified =
-      VerifyIssuedX509Svid(leaf.get(), *st.issuer, *st.bundles, st.now);
+      VerifyIssuedX509Svid(leaf.get(), *st.issuer, *st.bundles, st.now, out.leaf_der);
   if (!verified.ok()) {
     return absl::InternalError(absl::StrCat(
         "issued X.509-SVID does not verify against the bundle: ", verified.status().message()));
@@ -404,8 +423,6 @@ absl::StatusOr<SignedX509> ServerCa::SignWith(const SigningState& st, const X509
   if (*verified != id) {
     return absl::InternalError("issued X.509-SVID carries the wrong SPIFFE ID");
   }
-  SignedX509 out;
-  ASSIGN_OR_RETURN(out.leaf_der, CertToDer(leaf.get()));
   out.expires_at = CertNotAfter(leaf.get());
   out.serial_hex = CertSerialHex(leaf.get());
   out.leaf = std::move(leaf);
@@ -432,7 +449,7 @@ absl::StatusOr<SignedX509> ServerCa::SignX509SvidFromCsr(absl::string_view csr_d
 }
 
 std::vector<absl::StatusOr<SignedX509>> ServerCa::SignX509SvidsFromCsrs(
-    const std::vector<X509SvidRequest>& reqs) {
+    absl::Span<const X509SvidRequest> reqs) {
   std::vector<absl::StatusOr<SignedX509>> out;
   out.reserve(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) out.emplace_back(absl::InternalError("not signed"));
@@ -442,38 +459,21 @@ std::vector<absl::StatusOr<SignedX509>> ServerCa::SignX509SvidsFromCsrs(
     return out;
   }
   static const std::vector<std::string> kNoNames;
-  auto sign_range = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const X509SvidRequest& r = reqs[i];
-      if (r.id == nullptr) {
-        out[i] = absl::InvalidArgumentError("SPIFFE ID is required");
-        continue;
-      }
-      out[i] = SignCsrWith(*st, r.csr_der, *r.id, r.dns_names ? *r.dns_names : kNoNames, r.ttl);
+  // Each item reads only its request and the shared, immutable signing
+  // state (issuer, bundle) and writes only its own slot of `out`.
+  auto sign_one = [&](size_t i) {
+    const X509SvidRequest& r = reqs[i];
+    if (r.id == nullptr) {
+      out[i] = absl::InvalidArgumentError("SPIFFE ID is required");
+      return;
     }
+    out[i] = SignCsrWith(*st, r.csr_der, *r.id, r.dns_names ? *r.dns_names : kNoNames, r.ttl);
   };
-  size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  if (reqs.size() < kParallelBatchMin || threads == 1) {
-    sign_range(0, reqs.size());
-    return out;
+  if (pool_ == nullptr || reqs.size() < kParallelBatchMin) {
+    for (size_t i = 0; i < reqs.size(); ++i) sign_one(i);
+  } else {
+    pool_->ParallelFor(reqs.size(), sign_threads_ - 1, sign_one);
   }
-  threads = std::min(threads, reqs.size());
-  const size_t per = (reqs.size() + threads - 1) / threads;
-  std::vector<std::thread> workers;
-  size_t inline_from = threads;  // ranges the caller's thread must sign itself
-  for (size_t t = 1; t < threads; ++t) {
-    size_t b = std::min(reqs.size(), t * per), e = std::min(reqs.size(), (t + 1) * per);
-    if (b >= e) continue;
-    try {
-      workers.emplace_back(sign_range, b, e);
-    } catch (const std::system_error&) {  // no thread: sign the rest here
-      inline_from = t;
-      break;
-    }
-  }
-  sign_range(0, std::min(reqs.size(), per));
-  if (inline_from < threads) sign_range(std::min(reqs.size(), inline_from * per), reqs.size());
-  for (std::thread& w : workers) w.join();
   return out;
 }
 

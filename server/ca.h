@@ -14,11 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/bundle.h"
 #include "common/keys.h"
 #include "common/openssl_util.h"
 #include "common/spiffe_id.h"
 #include "common/x509.h"
+#include "server/batch_pool.h"
 #include "server/clock.h"
 #include "server/datastore/datastore.h"
 #include "server/key_manager.h"
@@ -37,6 +39,10 @@ struct CaOptions {
   std::string jwt_issuer;
   absl::Duration default_x509_svid_ttl = absl::Hours(1);
   absl::Duration default_jwt_svid_ttl = absl::Minutes(5);
+  // Threads that sign one batch of CSRs (SignX509SvidsFromCsrs), the calling
+  // thread included; 0: std::thread::hardware_concurrency(). The CA starts
+  // that many pool workers once (none for 1).
+  int sign_threads = 0;
 };
 
 // Phase of one slot pair, for observers and tests.
@@ -92,6 +98,7 @@ class ServerCa {
                                                                         Clock* clock);
   ServerCa(const ServerCa&) = delete;
   ServerCa& operator=(const ServerCa&) = delete;
+  ~ServerCa();
 
   // SetBundleChangedCallback registers `cb`, called (outside the CA's lock)
   // after every bundle change.
@@ -113,12 +120,17 @@ class ServerCa {
   [[nodiscard]] absl::StatusOr<SignedX509> SignX509SvidFromCsr(
       absl::string_view csr_der, const SpiffeId& id, const std::vector<std::string>& dns_names,
       absl::Duration ttl);
-  // SignX509SvidsFromCsrs signs every request as SignX509SvidFromCsr does,
-  // on up to hardware_concurrency threads when the batch has at least
-  // kParallelBatchMin requests, and returns one result per request in order.
+  // SignX509SvidsFromCsrs signs every request as SignX509SvidFromCsr does
+  // (same checks, same errors; InvalidArgument "SPIFFE ID is required" for
+  // a request without id) and returns one result per request, in request
+  // order; a failed request fails alone. All are signed with the authority
+  // active at the call. A batch of at least kParallelBatchMin requests is
+  // signed by the calling thread and up to sign_threads - 1 workers of the
+  // CA's pool (see CaOptions::sign_threads); smaller ones on the calling
+  // thread only, so they pay no hand-off.
   [[nodiscard]] std::vector<absl::StatusOr<SignedX509>> SignX509SvidsFromCsrs(
-      const std::vector<X509SvidRequest>& reqs);
-  static constexpr size_t kParallelBatchMin = 16;
+      absl::Span<const X509SvidRequest> reqs);
+  static constexpr size_t kParallelBatchMin = 3;
   // SignX509SvidForKey is the same for a public key held by the caller.
   [[nodiscard]] absl::StatusOr<SignedX509> SignX509SvidForKey(
       const EVP_PKEY* key, const SpiffeId& id, const std::vector<std::string>& dns_names,
@@ -156,8 +168,7 @@ class ServerCa {
     bool empty() const { return key == nullptr; }
   };
 
-  ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock)
-      : opts_(std::move(opts)), ds_(ds), km_(km), clock_(clock) {}
+  ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock);
 
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<bool> RotateLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -176,7 +187,8 @@ class ServerCa {
   // GetSigningState returns the state for signing now; Unavailable when there
   // is no usable X.509 CA.
   absl::StatusOr<SigningState> GetSigningState();
-  // SignWith issues and re-verifies one X.509-SVID for `key` (no lock held).
+  // SignWith issues and re-verifies one X.509-SVID for `key` (no lock held;
+  // safe to call concurrently: it only reads `st` and opts_).
   // Exactly one of `encoded` and `decoded` is set.
   absl::StatusOr<SignedX509> SignWith(const SigningState& st, const X509_PUBKEY* encoded,
                                       const EVP_PKEY* decoded, const SpiffeId& id,
@@ -194,6 +206,9 @@ class ServerCa {
   Datastore* const ds_;
   KeyManager* const km_;
   Clock* const clock_;
+  const int sign_threads_;  // >= 1
+  // Batch signing workers (nullptr when sign_threads_ is 1); thread-safe.
+  const std::unique_ptr<BatchPool> pool_;
 
   absl::Mutex mu_;
   // Guarded by mu_

@@ -277,6 +277,8 @@ void StreamWatcher::Stop() {
     stopping_ = true;
     if (ctx_ != nullptr) ctx_->TryCancel();
   }
+  // Close() may be called from several threads at once: join only once.
+  absl::MutexLock j(&join_mu_);
   if (thread_.joinable()) thread_.join();
 }
 

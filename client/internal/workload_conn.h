@@ -106,6 +106,7 @@ class StreamWatcher {
   const RunStream run_;
   const ErrorFn on_error_;
   const ErrorFn on_stop_;
+  absl::Mutex join_mu_;  // serializes Stop()'s join
   std::thread thread_;
 
   // Guarded by mu_

@@ -197,6 +197,32 @@ TEST(AgentConfigTest, AdminSocketMustBeAbsolute) {
               HasSubstr("agent.admin_socket_path: must be an absolute path"));
 }
 
+// WithAgentLine returns kGood with `line` added to the agent block.
+std::string WithAgentLine(const std::string& line) {
+  std::string y = kGood;
+  y.insert(y.find("plugins:"), "  " + line + "\n");
+  return y;
+}
+
+TEST(AgentConfigTest, SelectorCacheTtlDefaultsToOneSecondAndMayBeOff) {
+  auto def = Load(kGood);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->selector_cache_ttl, absl::Seconds(1));
+  auto off = Load(WithAgentLine("selector_cache_ttl: \"0s\""));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->selector_cache_ttl, absl::ZeroDuration());
+  auto ms = Load(WithAgentLine("selector_cache_ttl: \"250ms\""));
+  ASSERT_TRUE(ms.ok()) << ms.status();
+  EXPECT_EQ(ms->selector_cache_ttl, absl::Milliseconds(250));
+}
+
+TEST(AgentConfigTest, SelectorCacheTtlOutOfRangeIsAnError) {
+  auto c = Load(WithAgentLine("selector_cache_ttl: \"2m\""));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.selector_cache_ttl: must be between 0s and 1m"));
+}
+
 TEST(AgentConfigTest, ExampleConfigIsValid) {
   auto c = LoadAgentConfig(ExampleConfigPath(), "tok");
   EXPECT_TRUE(c.ok()) << c.status();

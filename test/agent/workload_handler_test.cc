@@ -54,27 +54,50 @@ class FakeManager : public Manager {
 
 class FakeAttestor : public Attestor {
  public:
-  absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t) override { return result; }
+  absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t) override {
+    if (++calls == 1 && block_first != nullptr) block_first->WaitForNotification();
+    return result;
+  }
+  std::atomic<int> calls{0};
+  // When set, the first Attest waits for it (a slow kubelet, say).
+  absl::Notification* block_first = nullptr;
   absl::StatusOr<std::vector<attestors::Selector>> result =
       std::vector<attestors::Selector>{{"unix", "uid:1000"}, {"unix", "gid:1000"}};
 };
 
+class FakePinner;
+
+// FakePinned reads the pinner's check_status when checked, so a test can
+// make a pinned (and cached) process "exit" later.
 class FakePinned : public PinnedProcess {
  public:
-  explicit FakePinned(absl::Status s) : s_(s) {}
-  absl::Status Check() override { return s_; }
-  absl::Status s_;
+  explicit FakePinned(FakePinner* pinner) : pinner_(pinner) {}
+  absl::Status Check() override;
+
+ private:
+  FakePinner* const pinner_;
 };
 
 class FakePinner : public ProcessPinner {
  public:
   absl::StatusOr<std::unique_ptr<PinnedProcess>> Pin(pid_t) override {
+    absl::MutexLock l(&mu);
     if (!pin_status.ok()) return pin_status;
-    return std::unique_ptr<PinnedProcess>(new FakePinned(check_status));
+    return std::unique_ptr<PinnedProcess>(new FakePinned(this));
   }
-  absl::Status pin_status;
-  absl::Status check_status;
+  void SetCheck(absl::Status s) {
+    absl::MutexLock l(&mu);
+    check_status = std::move(s);
+  }
+  absl::Mutex mu;
+  absl::Status pin_status ABSL_GUARDED_BY(mu);
+  absl::Status check_status ABSL_GUARDED_BY(mu);
 };
+
+absl::Status FakePinned::Check() {
+  absl::MutexLock l(&pinner_->mu);
+  return pinner_->check_status;
+}
 
 struct Material {
   EvpPkeyPtr ca_key;
@@ -91,7 +114,11 @@ class WorkloadHandlerTest : public ::testing::Test {
     ca_ = *CreateSelfSignedCa(ca_key_.get(), cp);
     jwt_key_ = *GenerateKey(KeyType::kEcP256);
     manager_.jwt_key = jwt_key_.get();
+    StartHandler(absl::Seconds(1));
+  }
+  void TearDown() override { StopHandler(); }
 
+  void StartHandler(absl::Duration selector_cache_ttl) {
     WorkloadHandlerConfig c;
     c.manager = &manager_;
     c.attestor = &attestor_;
@@ -99,21 +126,28 @@ class WorkloadHandlerTest : public ::testing::Test {
     c.peer_lookup = [this](const std::string&) -> absl::StatusOr<PeerCred> {
       if (!peer_ok_) return absl::NotFoundError("unknown peer");
       PeerCred p;
-      p.pid = 1234;
+      p.pid = peer_pid_;
       p.uid = 1000;
+      p.conn_id = conn_id_;
       return p;
     };
+    c.selector_cache_ttl = selector_cache_ttl;
     c.close_connection = [this](const PeerCred&) { ++closed_; };
     c.cancel_poll = absl::Milliseconds(20);
     c.mint_wait = absl::Milliseconds(300);
     handler_ = std::make_unique<WorkloadHandler>(std::move(c));
     grpc::ServerBuilder b;
-    b.RegisterService(handler_.get());
+    handler_->Attach(&b);
     server_ = b.BuildAndStart();
+    handler_->Start();
     stub_ = SpiffeWorkloadAPI::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
-  void TearDown() override {
+  void StopHandler() {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    handler_->Shutdown();
+    stub_.reset();
+    server_.reset();
+    handler_.reset();
   }
 
   Bundle MakeBundle() {
@@ -145,7 +179,9 @@ class WorkloadHandlerTest : public ::testing::Test {
     AgentSnapshot s;
     s.ready = true;
     s.bundle = MakeBundle();
-    s.entries = std::move(entries);
+    for (WorkloadEntry& e : entries) {
+      s.entries.push_back(std::make_shared<const WorkloadEntry>(std::move(e)));
+    }
     return s;
   }
 
@@ -177,6 +213,9 @@ class WorkloadHandlerTest : public ::testing::Test {
   FakeAttestor attestor_;
   FakePinner pinner_;
   bool peer_ok_ = true;
+  // The caller's pid and connection id (0: no id, never cached).
+  std::atomic<pid_t> peer_pid_{1234};
+  std::atomic<uint64_t> conn_id_{0};
   std::atomic<int> closed_{0};
   std::unique_ptr<WorkloadHandler> handler_;
   std::unique_ptr<grpc::Server> server_;
@@ -330,7 +369,7 @@ TEST_F(WorkloadHandlerTest, UnknownPeerIsUnauthenticated) {
 
 TEST_F(WorkloadHandlerTest, PidReuseIsUnauthenticatedAndClosesConnection) {
   manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
-  pinner_.check_status = absl::UnauthenticatedError("caller process changed during attestation");
+  pinner_.SetCheck(absl::UnauthenticatedError("caller process changed during attestation"));
   X509SVIDResponse r;
   grpc::Status s = FirstX509(&r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -340,7 +379,10 @@ TEST_F(WorkloadHandlerTest, PidReuseIsUnauthenticatedAndClosesConnection) {
 
 TEST_F(WorkloadHandlerTest, ProcessGoneBeforePinIsUnauthenticated) {
   manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
-  pinner_.pin_status = absl::UnauthenticatedError("caller process is gone");
+  {
+    absl::MutexLock l(&pinner_.mu);
+    pinner_.pin_status = absl::UnauthenticatedError("caller process is gone");
+  }
   X509SVIDResponse r;
   EXPECT_EQ(FirstX509(&r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
@@ -599,6 +641,152 @@ TEST_F(WorkloadHandlerTest, ValidateGarbageIsInvalidArgument) {
   ValidateJWTSVIDResponse v;
   EXPECT_EQ(stub_->ValidateJWTSVID(ctx.get(), req, &v).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The per-connection selector cache: further streams on a connection of the
+// same, still pinned process skip attestation for selector_cache_ttl.
+TEST_F(WorkloadHandlerTest, SelectorsAreReusedOnTheSameConnection) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();  // its /proc/<pid>/status is read (credentials)
+  conn_id_ = 7;
+  X509SVIDResponse r;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(FirstX509(&r).ok()) << i;
+  JWTSVIDResponse j;
+  auto ctx = Ctx();
+  JWTSVIDRequest req;
+  req.add_audience("a");
+  ASSERT_TRUE(stub_->FetchJWTSVID(ctx.get(), req, &j).ok());
+  EXPECT_EQ(attestor_.calls, 1);
+  EXPECT_EQ(handler_->attestations(), 1u);
+  // Another connection of the same process is attested on its own.
+  conn_id_ = 8;
+  ASSERT_TRUE(FirstX509(&r).ok());
+  EXPECT_EQ(attestor_.calls, 2);
+}
+
+TEST_F(WorkloadHandlerTest, ConnectionWithoutIdIsAttestedOnEveryCall) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  X509SVIDResponse r;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(FirstX509(&r).ok()) << i;
+  EXPECT_EQ(attestor_.calls, 3);
+}
+
+TEST_F(WorkloadHandlerTest, ZeroSelectorCacheTtlAttestsEveryCall) {
+  StopHandler();
+  StartHandler(absl::ZeroDuration());
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  conn_id_ = 7;
+  X509SVIDResponse r;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(FirstX509(&r).ok()) << i;
+  EXPECT_EQ(attestor_.calls, 3);
+}
+
+TEST_F(WorkloadHandlerTest, CachedSelectorsExpireAfterTtl) {
+  StopHandler();
+  StartHandler(absl::Milliseconds(100));
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  conn_id_ = 7;
+  X509SVIDResponse r;
+  ASSERT_TRUE(FirstX509(&r).ok());
+  ASSERT_TRUE(FirstX509(&r).ok());
+  EXPECT_EQ(attestor_.calls, 1);
+  absl::SleepFor(absl::Milliseconds(150));
+  ASSERT_TRUE(FirstX509(&r).ok());
+  EXPECT_EQ(attestor_.calls, 2);
+}
+
+TEST_F(WorkloadHandlerTest, CachedCallerWhoseProcessExitedIsAttestedAgain) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  conn_id_ = 7;
+  X509SVIDResponse r;
+  ASSERT_TRUE(FirstX509(&r).ok());
+  // The pinned process is gone: the cache is not used, the full path runs
+  // and refuses the caller as for any pid that changed under attestation.
+  pinner_.SetCheck(absl::UnauthenticatedError("caller process exited during attestation"));
+  grpc::Status s = FirstX509(&r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "caller process exited during attestation");
+  EXPECT_EQ(attestor_.calls, 2);
+  EXPECT_EQ(closed_, 1);
+}
+
+TEST_F(WorkloadHandlerTest, CachedSelectorsFollowEntryChanges) {
+  // Only the selectors are cached, never what they entitle to.
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  conn_id_ = 7;
+  X509SVIDResponse r;
+  ASSERT_TRUE(FirstX509(&r).ok());
+  manager_.Set(Ready({}));
+  EXPECT_EQ(FirstX509(&r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  manager_.Set(Ready({Entry("e2", "spiffe://example.org/v", {kUid})}));
+  ASSERT_TRUE(FirstX509(&r).ok());
+  EXPECT_EQ(r.svids(0).spiffe_id(), "spiffe://example.org/v");
+  EXPECT_EQ(attestor_.calls, 1);
+}
+
+TEST_F(WorkloadHandlerTest, SlowAttestationDoesNotHoldUpOtherCallers) {
+  manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
+  peer_pid_ = getpid();
+  absl::Notification release;
+  attestor_.block_first = &release;
+  X509SVIDResponse slow_resp;
+  grpc::Status slow_status;
+  std::thread slow([&] { slow_status = FirstX509(&slow_resp); });
+  while (attestor_.calls < 1) absl::SleepFor(absl::Milliseconds(1));
+  // The first caller's attestation is stuck; a second one is served.
+  X509SVIDResponse r;
+  grpc::Status s = FirstX509(&r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(attestor_.calls, 2);
+  release.Notify();
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+}
+
+// Many short streams from several threads while entries come and go: every
+// call ends with an SVID or PermissionDenied (none hangs until its deadline)
+// and every stream is released.
+TEST_F(WorkloadHandlerTest, ManyConcurrentShortStreamsAllEnd) {
+  peer_pid_ = getpid();
+  conn_id_ = 7;
+  WorkloadEntry e = Entry("e1", "spiffe://example.org/w", {kUid});
+  manager_.Set(Ready({e}));
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (int i = 0; !stop; ++i) {
+      manager_.Set(i % 2 ? Ready({e}) : Ready({}));
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  });
+  std::atomic<int> ok{0}, denied{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        X509SVIDResponse r;
+        grpc::Status s = FirstX509(&r);
+        if (s.ok()) {
+          ++ok;
+        } else if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+          ++denied;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  stop = true;
+  flipper.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(ok + denied, 800);
+  EXPECT_GT(ok, 0);
+  EXPECT_TRUE(WaitOpenStreams(handler_.get(), 0));
 }
 
 TEST(ProcessStartTimeTest, OwnStartTimeIsStable) {

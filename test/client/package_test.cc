@@ -43,6 +43,11 @@ TEST(PackageTest, FindPackageAndLinkAfterInstall) {
   testutil::WriteFile(src + "/main.cc",
                       "#include <cstdio>\n"
                       "#include \"client/authorizer.h\"\n"
+                      // The sources' headers must compile from the installed
+                      // tree (their internals are not installed).
+                      "#include \"client/bundle_source.h\"\n"
+                      "#include \"client/jwt_source.h\"\n"
+                      "#include \"client/x509_source.h\"\n"
                       "int main() {\n"
                       "  auto id = signet::SpiffeId::FromString(\"spiffe://example.org/web\");\n"
                       "  if (!id.ok()) return 1;\n"

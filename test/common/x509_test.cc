@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1031,6 +1032,90 @@ TEST(ParseCsrPublicKeyTest, PointNotOnCurveIsInvalidArgument) {
   absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
   EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
+}
+
+// After the first request on a thread the CSR's point is put into a key
+// kept per thread and curve: every request must still be verified with its
+// own point, also after a request whose point was refused.
+TEST(ParseCsrPublicKeyTest, EveryCsrIsVerifiedWithItsOwnKey) {
+  auto run = [] {
+    for (int i = 0; i < 6; ++i) {
+      EvpPkeyPtr key = Key(i % 2 == 0 ? KeyType::kEcP256 : KeyType::kEcP384);
+      absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(key.get()).value());
+      ASSERT_TRUE(pub.ok()) << i << ": " << pub.status();
+      // The returned key is the CSR's SubjectPublicKeyInfo, still encoded.
+      unsigned char* der = nullptr;
+      const int len = i2d_X509_PUBKEY(pub->get(), &der);
+      ASSERT_GT(len, 0);
+      EXPECT_EQ(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)),
+                PublicKeyToDer(key.get()).value())
+          << i;
+      OPENSSL_free(der);
+    }
+    // A CSR signed by `a` that carries `b`'s key (same curve) is refused.
+    for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384}) {
+      EvpPkeyPtr a = Key(t), b = Key(t);
+      std::string csr = CreateCsrDer(a.get()).value();
+      std::string spki_a = PublicKeyToDer(a.get()).value();
+      std::string spki_b = PublicKeyToDer(b.get()).value();
+      ASSERT_EQ(spki_a.size(), spki_b.size());
+      size_t pos = csr.find(spki_a);
+      ASSERT_NE(pos, std::string::npos);
+      csr.replace(pos, spki_a.size(), spki_b);
+      absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
+      EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(pub.status().message(), "CSR signature is invalid");
+    }
+    // A point off the curve is refused with a template in place too.
+    EvpPkeyPtr key = Key();
+    std::string csr = CreateCsrDer(key.get()).value();
+    std::string spki = PublicKeyToDer(key.get()).value();
+    size_t pos = csr.find(spki);
+    ASSERT_NE(pos, std::string::npos);
+    csr[pos + spki.size() - 1] ^= 0x01;
+    absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
+    EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
+    // ... and the next request is verified with its own key again.
+    EvpPkeyPtr next = Key();
+    EXPECT_TRUE(ParseCsrPublicKey(CreateCsrDer(next.get()).value()).ok());
+    std::string signed_by_key = CreateCsrDer(key.get()).value();
+    std::string next_spki = PublicKeyToDer(next.get()).value();
+    signed_by_key.replace(signed_by_key.find(spki), spki.size(), next_spki);
+    EXPECT_EQ(ParseCsrPublicKey(signed_by_key).status().message(), "CSR signature is invalid");
+  };
+  run();
+  std::thread fresh(run);  // a thread without templates yet
+  fresh.join();
+}
+
+TEST(VerifyIssuedX509SvidTest, SignatureIsCheckedOverTheGivenDer) {
+  TestCa ca = MakeRoot("example.org");
+  std::unique_ptr<X509Issuer> is = IssuerOf(ca);
+  absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(CreateCsrDer(Key().get()).value());
+  ASSERT_TRUE(pub.ok());
+  X509Ptr leaf = is->IssueLeaf(pub->get(), LeafP("spiffe://example.org/w")).value();
+  std::string der = CertToDer(leaf.get()).value();
+  BundleSet set = BundleOf("example.org", ca.cert.get());
+  absl::StatusOr<SpiffeId> id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow, der);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->ToString(), "spiffe://example.org/w");
+  // One bit of the serial flipped in the DER only: the object still
+  // verifies, the DER does not.
+  const ASN1_INTEGER* sn = X509_get0_serialNumber(leaf.get());
+  std::string sn_bytes(reinterpret_cast<const char*>(ASN1_STRING_get0_data(sn)),
+                       static_cast<size_t>(ASN1_STRING_length(sn)));
+  size_t pos = der.find(sn_bytes);
+  ASSERT_NE(pos, std::string::npos);
+  std::string bad = der;
+  bad[pos + sn_bytes.size() - 1] ^= 0x01;
+  EXPECT_TRUE(VerifyIssuedX509Svid(leaf.get(), *is, set, kNow).ok());
+  id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow, bad);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(id.status().message(), "X.509-SVID verification failed: certificate signature failure");
+  id = VerifyIssuedX509Svid(leaf.get(), *is, set, kNow, der.substr(0, der.size() - 1));
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(id.status().message(), "X.509-SVID DER does not parse");
 }
 
 TEST(VerifyIssuedX509SvidTest, IssuerNotInBundleIsPermissionDenied) {

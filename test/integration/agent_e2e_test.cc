@@ -1,9 +1,11 @@
 // End-to-end tests of signet-agent with a real signet-server, real workload
 // processes (under other uids when running as root) and the Workload API.
+#include <fcntl.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -359,6 +361,59 @@ TEST_F(AgentE2ETest, ServerRestartKeepsServingCachedSvids) {
       << r.out << r.err << agent_->Logs();
 }
 
+// ConnectUnix connects to the unix socket `path` (async-signal-safe); -1 on
+// failure.
+int ConnectUnix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// FdMessage is a one-byte message with room for one passed descriptor.
+struct FdMessage {
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof(ctrl);
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+  char byte = 0;
+  struct iovec iov = {&byte, 1};
+  char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+};
+
+// SendFd passes `fd` over the unix socket `sock` (async-signal-safe).
+bool SendFd(int sock, int fd) {
+  FdMessage m;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &m.msg, 0) == 1;
+}
+
+// RecvFd receives a descriptor passed by SendFd; -1 on failure.
+int RecvFd(int sock) {
+  FdMessage m;
+  int fd = -1;
+  if (recvmsg(sock, &m.msg, 0) == 1) {
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
+    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  }
+  return fd;
+}
+
 // ConnectFromExitedChild returns a connection to `path` opened by a child
 // process that has exited (and been reaped) since: the kernel-recorded peer
 // pid no longer names the caller. -1 on failure.
@@ -368,40 +423,12 @@ int ConnectFromExitedChild(const std::string& path) {
   pid_t child = fork();
   if (child == 0) {
     // Only async-signal-safe calls here.
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(1);
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctrl;
-    msg.msg_controllen = sizeof(ctrl);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    _exit(sendmsg(sp[1], &msg, 0) == 1 ? 0 : 1);
+    int fd = ConnectUnix(path);
+    if (fd < 0) _exit(1);
+    _exit(SendFd(sp[1], fd) ? 0 : 1);
   }
   close(sp[1]);
-  char byte;
-  struct iovec iov = {&byte, 1};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof(ctrl);
-  int fd = -1;
-  if (recvmsg(sp[0], &msg, 0) == 1) {
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  }
+  int fd = RecvFd(sp[0]);
   close(sp[0]);
   int st;
   waitpid(child, &st, 0);
@@ -435,6 +462,71 @@ TEST_F(AgentE2ETest, CallerWhosePidIsGoneIsUnauthenticated) {
                grpc::StatusCode::UNAVAILABLE;
       },
       absl::Seconds(10)));
+}
+
+// The agent reuses a connection's selectors for selector_cache_ttl (1 s),
+// but not for a process that switched users meanwhile: a child connects as
+// uid A (effective), then switches to uid B and calls again on the same
+// connection well within the second.
+TEST_F(AgentE2ETest, CallerThatSwitchesUserOnItsConnectionIsAttestedAgain) {
+  if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to switch a process between uids";
+  CreateEntry("spiffe://example.org/uid-a", {absl::StrCat("unix:uid:", testutil::kTestUidA)});
+  CreateEntry("spiffe://example.org/uid-b", {absl::StrCat("unix:uid:", testutil::kTestUidB)});
+  RunResult warm;
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    warm = agent_->Cli({"api", "fetch", "x509"}, testutil::kTestUidB);
+    return warm.exit_code == 0;
+  })) << warm.err;
+  int sp[2], go[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  const std::string path = agent_->socket();
+  pid_t child = fork();
+  if (child == 0) {
+    // Only raw syscalls here (the parent has threads).
+    if (syscall(SYS_setresuid, -1, testutil::kTestUidA, -1) != 0) _exit(1);
+    int fd = ConnectUnix(path);
+    if (fd < 0) _exit(1);
+    if (!SendFd(sp[1], fd)) _exit(1);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    if (syscall(SYS_setresuid, -1, 0, -1) != 0) _exit(1);
+    if (syscall(SYS_setresuid, -1, testutil::kTestUidB, -1) != 0) _exit(1);
+    if (write(sp[1], "s", 1) != 1) _exit(1);
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    _exit(0);
+  }
+  close(go[0]);
+  int fd = RecvFd(sp[0]);
+  ASSERT_GE(fd, 0);
+  auto stub = SpiffeWorkloadAPI::NewStub(grpc::CreateInsecureChannelFromFd("agent", fd));
+  auto fetch = [&](X509SVIDResponse* m) {
+    auto ctx = Ctx(true, absl::Seconds(10));
+    auto reader = stub->FetchX509SVID(ctx.get(), X509SVIDRequest());
+    bool got = reader->Read(m);
+    ctx->TryCancel();
+    (void)reader->Finish();
+    return got;
+  };
+  X509SVIDResponse m;
+  ASSERT_TRUE(fetch(&m));
+  ASSERT_EQ(m.svids_size(), 1);
+  EXPECT_EQ(m.svids(0).spiffe_id(), "spiffe://example.org/uid-a");
+  absl::Time switched_at = absl::Now();
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  char c;
+  ASSERT_EQ(read(sp[0], &c, 1), 1);
+  ASSERT_TRUE(fetch(&m));
+  ASSERT_EQ(m.svids_size(), 1);
+  EXPECT_EQ(m.svids(0).spiffe_id(), "spiffe://example.org/uid-b");
+  EXPECT_LT(absl::Now() - switched_at, absl::Seconds(1)) << "too slow to prove anything";
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  close(go[1]);
+  close(sp[0]);
+  close(sp[1]);
+  int st;
+  waitpid(child, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 TEST_F(AgentE2ETest, SpiffeEndpointSocketEnvIsUsed) {

@@ -185,7 +185,7 @@ TEST_F(FaultTest, AgentRestartStreamsReconnectToSameIdentitiesWithoutToken) {
     });
   }
   ASSERT_TRUE(testutil::WaitFor([&] { return opened == kStreams; }));
-  ASSERT_EQ(agent_->Stop(), 0);
+  ASSERT_EQ(agent_->Stop(), 0) << agent_->Logs();
   ASSERT_TRUE(agent_->Start("")) << agent_->Logs();
   std::move(join_clients).Invoke();
   for (int i = 0; i < kStreams; ++i) {

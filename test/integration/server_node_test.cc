@@ -180,6 +180,59 @@ TEST_F(ServerNodeTest, SyncPushesEntriesAndSignsSvids) {
   EXPECT_EQ(fs.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// A large batch is signed in parallel on the server: every result is in
+// param order, carries its param's entry, SPIFFE ID and key, and a refused
+// or bad param fails alone with its own status.
+TEST_F(ServerNodeTest, LargeBatchKeepsParamOrderAndPerParamErrors) {
+  TestAgent agent(server_.port(), server_.BundlePem());
+  ASSERT_TRUE(agent.Attest(server_.GenerateToken()).ok());
+  std::vector<std::string> entry_ids, spiffe_ids;
+  for (int e = 0; e < 3; ++e) {
+    spiffe_ids.push_back(absl::StrCat("spiffe://example.org/batch/", e));
+    entry_ids.push_back(
+        CreateEntry(server_, agent.id(), spiffe_ids.back(), absl::StrCat("unix:uid:", 2000 + e)));
+  }
+  constexpr int kParams = 120, kRefused = 40, kBadCsr = 80;
+  std::vector<EvpPkeyPtr> keys;
+  signet::agent::BatchNewX509SvidRequest req;
+  for (int i = 0; i < kParams; ++i) {
+    keys.push_back(std::move(GenerateKey(KeyType::kEcP256)).value());
+    auto* p = req.add_params();
+    p->set_entry_id(i == kRefused ? "no-such-entry" : entry_ids[i % 3]);
+    std::string csr = CreateCsrDer(keys.back().get()).value();
+    if (i == kBadCsr) csr[csr.size() - 5] ^= 0x5a;  // inside the ECDSA signature
+    p->set_csr(csr);
+  }
+  signet::agent::BatchNewX509SvidResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status st = agent.Stub()->BatchNewX509Svid(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), kParams);
+  for (int i = 0; i < kParams; ++i) {
+    const signet::agent::BatchNewX509SvidResult& r = resp.results(i);
+    EXPECT_EQ(r.entry_id(), req.params(i).entry_id()) << i;
+    if (i == kRefused) {
+      EXPECT_EQ(r.status_code(), grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_EQ(r.status_message(), "entry no-such-entry is not authorized for this agent");
+      EXPECT_FALSE(r.has_svid());
+      continue;
+    }
+    if (i == kBadCsr) {
+      EXPECT_EQ(r.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_EQ(r.status_message(), "invalid CSR: CSR signature is invalid");
+      EXPECT_FALSE(r.has_svid());
+      continue;
+    }
+    ASSERT_EQ(r.status_code(), 0) << i << ": " << r.status_message();
+    EXPECT_EQ(r.svid().spiffe_id(), spiffe_ids[i % 3]) << i;
+    ASSERT_EQ(r.svid().cert_chain_size(), 1);
+    X509Ptr leaf = ParseCertDer(r.svid().cert_chain(0)).value();
+    EXPECT_EQ(SpiffeIdFromCert(leaf.get())->ToString(), spiffe_ids[i % 3]) << i;
+    EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(leaf.get()), keys[i].get())) << i;
+  }
+}
+
 // Entry expiry is pushed: when entry_expiry passes, the Sync stream gets the
 // state without the entry at once (a timer, not polling), and the expired
 // entry can no longer be signed for.

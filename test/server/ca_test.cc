@@ -4,6 +4,9 @@
 
 #include <sys/stat.h>
 
+#include <set>
+#include <thread>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/jwt.h"
@@ -27,9 +30,10 @@ class CaTest : public ::testing::Test {
     o.default_x509_svid_ttl = absl::Hours(1);
     return o;
   }
-  std::unique_ptr<ServerCa> NewCa() {
+  std::unique_ptr<ServerCa> NewCa() { return NewCa(Options()); }
+  std::unique_ptr<ServerCa> NewCa(CaOptions o) {
     absl::StatusOr<std::unique_ptr<ServerCa>> ca =
-        ServerCa::Create(Options(), ds_.get(), km_.get(), &clock_);
+        ServerCa::Create(std::move(o), ds_.get(), km_.get(), &clock_);
     EXPECT_TRUE(ca.ok()) << ca.status();
     return std::move(*ca);
   }
@@ -280,6 +284,121 @@ TEST_F(CaTest, BatchSigningKeepsOrderAndPerRequestErrors) {
   char cn[256] = {0};
   X509_NAME_get_text_by_NID(const_cast<X509_NAME*>(subj), NID_commonName, cn, sizeof(cn));
   EXPECT_STREQ(cn, "svc.example.org");
+}
+
+// One batch of CSRs with their keys and SPIFFE IDs, for the batch tests.
+struct CsrBatch {
+  std::vector<EvpPkeyPtr> keys;
+  std::vector<std::string> csrs;
+  std::vector<SpiffeId> ids;
+  std::vector<X509SvidRequest> Requests() const {
+    std::vector<X509SvidRequest> reqs;
+    for (size_t i = 0; i < csrs.size(); ++i) {
+      reqs.push_back({csrs[i], &ids[i], nullptr, absl::ZeroDuration()});
+    }
+    return reqs;
+  }
+};
+
+// MakeBatch makes `n` CSRs for distinct keys (every 25th a P-384 key) and
+// IDs spiffe://example.org/<prefix>/<i>.
+CsrBatch MakeBatch(size_t n, absl::string_view prefix) {
+  CsrBatch b;
+  for (size_t i = 0; i < n; ++i) {
+    b.keys.push_back(
+        std::move(GenerateKey(i % 25 == 3 ? KeyType::kEcP384 : KeyType::kEcP256)).value());
+    b.csrs.push_back(CreateCsrDer(b.keys.back().get()).value());
+    b.ids.push_back(
+        SpiffeId::FromString(absl::StrCat("spiffe://example.org/", prefix, "/", i)).value());
+  }
+  return b;
+}
+
+TEST_F(CaTest, BatchOf200SignedConcurrentlyIsInOrderAndABadCsrFailsAlone) {
+  CaOptions o = Options();
+  o.sign_threads = 4;  // parallel even on a one-core machine
+  auto ca = NewCa(std::move(o));
+  CsrBatch b = MakeBatch(200, "w");
+  constexpr size_t kBad = 100;
+  b.csrs[kBad][b.csrs[kBad].size() - 5] ^= 0x5a;  // inside the ECDSA signature
+  std::vector<absl::StatusOr<SignedX509>> out = ca->SignX509SvidsFromCsrs(b.Requests());
+  ASSERT_EQ(out.size(), 200u);
+  std::set<std::string> serials;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i == kBad) {
+      EXPECT_EQ(out[i].status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(out[i].status().message(), "invalid CSR: CSR signature is invalid");
+      continue;
+    }
+    ASSERT_TRUE(out[i].ok()) << i << ": " << out[i].status();
+    // Its own SPIFFE ID and key, as a relying party parses the DER.
+    X509Ptr parsed = ParseCertDer(out[i]->leaf_der).value();
+    EXPECT_EQ(SpiffeIdFromCert(parsed.get())->ToString(), b.ids[i].ToString()) << i;
+    EXPECT_EQ(SpiffeIdFromCert(out[i]->leaf.get())->ToString(), b.ids[i].ToString()) << i;
+    EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(parsed.get()), b.keys[i].get())) << i;
+    EXPECT_EQ(out[i]->serial_hex, CertSerialHex(parsed.get()));
+    serials.insert(out[i]->serial_hex);
+    EXPECT_TRUE(VerifyNow(*ca, *out[i]).ok()) << i;
+  }
+  EXPECT_EQ(serials.size(), 199u);
+}
+
+TEST_F(CaTest, ConcurrentBatchesShareThePool) {
+  CaOptions o = Options();
+  o.sign_threads = 2;
+  auto ca = NewCa(std::move(o));
+  constexpr int kCallers = 4;
+  std::vector<CsrBatch> batches;
+  for (int c = 0; c < kCallers; ++c) batches.push_back(MakeBatch(40, absl::StrCat("c", c)));
+  std::vector<std::vector<absl::StatusOr<SignedX509>>> outs(kCallers);
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] { outs[c] = ca->SignX509SvidsFromCsrs(batches[c].Requests()); });
+  }
+  for (std::thread& t : callers) t.join();
+  for (int c = 0; c < kCallers; ++c) {
+    ASSERT_EQ(outs[c].size(), 40u);
+    for (size_t i = 0; i < 40; ++i) {
+      ASSERT_TRUE(outs[c][i].ok()) << c << "/" << i << ": " << outs[c][i].status();
+      X509Ptr parsed = ParseCertDer(outs[c][i]->leaf_der).value();
+      EXPECT_EQ(SpiffeIdFromCert(parsed.get())->ToString(), batches[c].ids[i].ToString());
+      EXPECT_TRUE(PublicKeysEqual(X509_get0_pubkey(parsed.get()), batches[c].keys[i].get()));
+      EXPECT_TRUE(VerifyNow(*ca, *outs[c][i]).ok());
+    }
+  }
+}
+
+TEST_F(CaTest, SmallBatchesAndOneSignThreadSignTheSame) {
+  CaOptions o = Options();
+  o.sign_threads = 1;  // no pool
+  auto single = NewCa(std::move(o));
+  auto pooled = NewCa();
+  CsrBatch b = MakeBatch(20, "s");
+  for (ServerCa* ca : {single.get(), pooled.get()}) {
+    std::vector<X509SvidRequest> all = b.Requests();
+    for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, all.size()}) {
+      std::vector<absl::StatusOr<SignedX509>> out =
+          ca->SignX509SvidsFromCsrs(absl::MakeConstSpan(all).subspan(0, n));
+      ASSERT_EQ(out.size(), n);
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(out[i].ok()) << n << "/" << i << ": " << out[i].status();
+        EXPECT_EQ(SpiffeIdFromCert(out[i]->leaf.get())->ToString(), b.ids[i].ToString());
+        EXPECT_TRUE(VerifyNow(*ca, *out[i]).ok());
+      }
+    }
+  }
+}
+
+TEST_F(CaTest, BatchWithoutActiveAuthorityFailsEveryRequest) {
+  auto ca = NewCa();
+  CsrBatch b = MakeBatch(5, "x");
+  clock_.Advance(absl::Hours(7));  // past the CA's 6 h life, not rotated
+  std::vector<absl::StatusOr<SignedX509>> out = ca->SignX509SvidsFromCsrs(b.Requests());
+  ASSERT_EQ(out.size(), 5u);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+    EXPECT_EQ(r.status().message(), "the X.509 CA has expired");
+  }
 }
 
 TEST_F(CaTest, SvidForKeyIsACompleteCertificateObject) {

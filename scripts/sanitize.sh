@@ -31,15 +31,16 @@ case "$mode" in
     sanitize=thread
     fuzz=OFF
     # Test binaries (ctest labels) with concurrency: the unix socket server,
-    # sync hub, datastore, work queue and CA (parallel signing); the Workload
-    # API handler and the client library's sources and connection (many
-    # streams, watcher threads); and the end-to-end, fault, CA rotation,
-    # hostile workload and client tests, which run the real server, agent,
-    # helper and examples under TSan.
+    # sync hub, datastore, work queue, CA and batch pool (parallel signing);
+    # the Workload API handler and the client library's sources and
+    # connection (many streams, watcher threads); and the end-to-end, fault,
+    # CA rotation, hostile workload and client tests, which run the real
+    # server, agent, helper and examples under TSan.
     labels=(common_peer_server server_sync_hub server_sqlite_datastore server_work_queue
-      server_ca_test agent_workload_handler client_x509_source client_jwt_source
-      client_bundle_source client_workload_conn integration_agent_e2e integration_fault_
-      integration_server_rotation integration_hostile_workload integration_client_e2e)
+      server_ca_test server_batch_pool agent_workload_handler client_x509_source
+      client_jwt_source client_bundle_source client_workload_conn integration_agent_e2e
+      integration_fault_ integration_server_rotation integration_hostile_workload
+      integration_client_e2e)
     # Left out: ConnectionFloodLeavesNoDescriptors counts the agent's open
     # descriptors, and TSan keeps two pipes to llvm-symbolizer open from the
     # first report it symbolizes (suppressed ones included); the release and

@@ -1021,14 +1021,22 @@ TEST(ParseCsrPublicKeyTest, TrailingDataIsInvalidArgument) {
   EXPECT_EQ(pub.status().message(), "CSR has trailing data");
 }
 
+// CsrWithPointOffCurve returns a CSR by `key` whose public point is not on
+// its curve (the last byte of Y in the uncompressed point 04||X||Y changed);
+// empty if the key is not found in the CSR.
+std::string CsrWithPointOffCurve(EVP_PKEY* key) {
+  std::string csr = CreateCsrDer(key).value();
+  std::string spki = PublicKeyToDer(key).value();
+  size_t pos = csr.find(spki);
+  if (pos == std::string::npos) return "";
+  csr[pos + spki.size() - 1] ^= 0x01;
+  return csr;
+}
+
 TEST(ParseCsrPublicKeyTest, PointNotOnCurveIsInvalidArgument) {
   EvpPkeyPtr key = Key();
-  std::string csr = CreateCsrDer(key.get()).value();
-  // The uncompressed point 04||X||Y: change the last byte of Y.
-  std::string spki = PublicKeyToDer(key.get()).value();
-  size_t pos = csr.find(spki);
-  ASSERT_NE(pos, std::string::npos);
-  csr[pos + spki.size() - 1] ^= 0x01;
+  std::string csr = CsrWithPointOffCurve(key.get());
+  ASSERT_FALSE(csr.empty());
   absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
   EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));
@@ -1068,11 +1076,9 @@ TEST(ParseCsrPublicKeyTest, EveryCsrIsVerifiedWithItsOwnKey) {
     }
     // A point off the curve is refused with a template in place too.
     EvpPkeyPtr key = Key();
-    std::string csr = CreateCsrDer(key.get()).value();
+    std::string csr = CsrWithPointOffCurve(key.get());
+    ASSERT_FALSE(csr.empty());
     std::string spki = PublicKeyToDer(key.get()).value();
-    size_t pos = csr.find(spki);
-    ASSERT_NE(pos, std::string::npos);
-    csr[pos + spki.size() - 1] ^= 0x01;
     absl::StatusOr<X509PubkeyPtr> pub = ParseCsrPublicKey(csr);
     EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(pub.status().message(), HasSubstr("CSR public key does not parse"));

@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/server_builder.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -82,6 +84,23 @@ class DelayedCloser {
 }  // namespace
 
 absl::Status RunAgent(AgentConfig config) {
+  // gRPC's default Linux poller (epoll1) shares one epoll set among every
+  // thread of the process that waits on any completion queue: the thread
+  // reading the Sync stream from the server then takes Workload API events
+  // and hands each one over to the handler's queue thread (a futex wake and
+  // a context switch per event, about half the agent's time per call;
+  // bench/NOTES.md, 1). With "poll" each queue polls only its own sockets,
+  // so the Workload API socket is read by the thread that answers it. Set
+  // before gRPC initialises; an operator's own GRPC_POLL_STRATEGY wins.
+  setenv("GRPC_POLL_STRATEGY", "poll", /*overwrite=*/0);
+  // Every open stream is a socket and every cached caller a pidfd and an
+  // open /proc/<pid>/status: lift the soft descriptor limit to the hard one
+  // (as Go programs such as SPIRE's agent do at start).
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   // Signals are taken synchronously by this thread; block them before any
   // other thread starts.
   sigset_t sigs;

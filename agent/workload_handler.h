@@ -168,6 +168,7 @@ class WorkloadHandler final : public WorkloadService {
 
  private:
   using Selectors = std::shared_ptr<const std::vector<attestors::Selector>>;
+  class StatusFile;
 
   // Caller identifies and attests the caller of `ctx`, returning its
   // selectors. InvalidArgument (header), Unauthenticated (no credentials or
@@ -185,8 +186,9 @@ class WorkloadHandler final : public WorkloadService {
   // when they are fresh and the pinned process is still alive; null
   // otherwise.
   Selectors CachedSelectors(const PeerCred& cred) ABSL_LOCKS_EXCLUDED(cache_mu_);
-  void CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin, std::string creds,
-                      const Selectors& sel) ABSL_LOCKS_EXCLUDED(cache_mu_);
+  void CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin,
+                      std::shared_ptr<StatusFile> status, std::string creds, const Selectors& sel)
+      ABSL_LOCKS_EXCLUDED(cache_mu_);
   void PurgeExpiredCallers() ABSL_LOCKS_EXCLUDED(cache_mu_);
 
   // Post* put one new call of each streaming RPC up for the next client.
@@ -214,7 +216,8 @@ class WorkloadHandler final : public WorkloadService {
   struct CachedCaller {
     pid_t pid = 0;
     std::shared_ptr<PinnedProcess> pin;  // keeps the process pinned
-    std::string creds;                   // Uid/Gid/Groups of /proc/<pid>/status
+    std::shared_ptr<StatusFile> status;  // its /proc/<pid>/status, open
+    std::string creds;                   // Uid/Gid/Groups lines read from it
     Selectors selectors;
     absl::Time expires;
   };

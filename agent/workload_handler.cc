@@ -194,40 +194,25 @@ std::string CredsOf(absl::string_view status) {
 
 }  // namespace
 
-// StatusFile is /proc/<pid>/status of one process, opened once. The kernel
-// ties the descriptor to that process (reads fail once it has been reaped,
-// even if the pid is reused), and re-reading it skips the path lookup, open
-// and close of every cache check (bench/NOTES.md, 1).
-class WorkloadHandler::StatusFile {
- public:
-  // Open returns null when the process is gone.
-  static std::shared_ptr<StatusFile> Open(pid_t pid) {
-    char path[40];
-    snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nullptr;
-    return std::shared_ptr<StatusFile>(new StatusFile(fd));
-  }
-  ~StatusFile() { close(fd_); }
-  StatusFile(const StatusFile&) = delete;
-  StatusFile& operator=(const StatusFile&) = delete;
+std::shared_ptr<ProcStatusFile> ProcStatusFile::Open(pid_t pid) {
+  char path[40];
+  snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  return std::shared_ptr<ProcStatusFile>(new ProcStatusFile(fd));
+}
 
-  // Creds returns the process's Uid/Gid/Groups lines; nullopt when it is
-  // gone or the file does not fit the buffer.
-  std::optional<std::string> Creds() const {
-    char buf[4096];
-    ssize_t n;
-    do {
-      n = pread(fd_, buf, sizeof(buf), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0 || static_cast<size_t>(n) == sizeof(buf)) return std::nullopt;
-    return CredsOf(absl::string_view(buf, static_cast<size_t>(n)));
-  }
+ProcStatusFile::~ProcStatusFile() { close(fd_); }
 
- private:
-  explicit StatusFile(int fd) : fd_(fd) {}
-  const int fd_;
-};
+std::optional<std::string> ProcStatusFile::Creds() const {
+  char buf[4096];
+  ssize_t n;
+  do {
+    n = pread(fd_, buf, sizeof(buf), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0 || static_cast<size_t>(n) == sizeof(buf)) return std::nullopt;
+  return CredsOf(absl::string_view(buf, static_cast<size_t>(n)));
+}
 
 namespace {
 
@@ -238,7 +223,7 @@ constexpr size_t kMaxCachedCallers = 4096;
 WorkloadHandler::Selectors WorkloadHandler::CachedSelectors(const PeerCred& cred) {
   if (config_.selector_cache_ttl <= absl::ZeroDuration() || cred.conn_id == 0) return nullptr;
   std::shared_ptr<PinnedProcess> pin;
-  std::shared_ptr<StatusFile> status;
+  std::shared_ptr<ProcStatusFile> status;
   Selectors sel;
   std::string creds;
   {
@@ -266,7 +251,7 @@ WorkloadHandler::Selectors WorkloadHandler::CachedSelectors(const PeerCred& cred
 }
 
 void WorkloadHandler::CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin,
-                                     std::shared_ptr<StatusFile> status, std::string creds,
+                                     std::shared_ptr<ProcStatusFile> status, std::string creds,
                                      const Selectors& sel) {
   if (config_.selector_cache_ttl <= absl::ZeroDuration() || cred.conn_id == 0) return;
   absl::Time now = absl::Now();
@@ -320,7 +305,7 @@ absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::AttestCaller(const P
   }
   // Opened after the pin and before its re-check below: when the check
   // passes, the file belongs to the pinned process.
-  std::shared_ptr<StatusFile> status = StatusFile::Open(cred.pid);
+  std::shared_ptr<ProcStatusFile> status = ProcStatusFile::Open(cred.pid);
   std::optional<std::string> creds;
   if (status) creds = status->Creds();
   {

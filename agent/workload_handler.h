@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -75,6 +76,27 @@ std::unique_ptr<ProcessPinner> NewLinuxProcessPinner();
 
 // ProcessStartTime returns field 22 (starttime) of /proc/<pid>/stat.
 [[nodiscard]] absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
+
+// ProcStatusFile is /proc/<pid>/status of one process, opened once. The
+// kernel ties the descriptor to that process: reads fail once it has been
+// reaped, even if its pid is reused. Re-reading it skips the path lookup,
+// open and close of each selector-cache check (bench/NOTES.md, 1).
+class ProcStatusFile {
+ public:
+  // Open returns null when the process is gone.
+  static std::shared_ptr<ProcStatusFile> Open(pid_t pid);
+  ~ProcStatusFile();
+  ProcStatusFile(const ProcStatusFile&) = delete;
+  ProcStatusFile& operator=(const ProcStatusFile&) = delete;
+
+  // Creds returns the process's Uid:, Gid: and Groups: lines; nullopt once
+  // it is gone (or when the file does not fit 4 KiB).
+  [[nodiscard]] std::optional<std::string> Creds() const;
+
+ private:
+  explicit ProcStatusFile(int fd) : fd_(fd) {}
+  const int fd_;
+};
 
 struct WorkloadHandlerConfig {
   Manager* manager = nullptr;
@@ -168,7 +190,6 @@ class WorkloadHandler final : public WorkloadService {
 
  private:
   using Selectors = std::shared_ptr<const std::vector<attestors::Selector>>;
-  class StatusFile;
 
   // Caller identifies and attests the caller of `ctx`, returning its
   // selectors. InvalidArgument (header), Unauthenticated (no credentials or
@@ -187,8 +208,8 @@ class WorkloadHandler final : public WorkloadService {
   // otherwise.
   Selectors CachedSelectors(const PeerCred& cred) ABSL_LOCKS_EXCLUDED(cache_mu_);
   void CacheSelectors(const PeerCred& cred, std::shared_ptr<PinnedProcess> pin,
-                      std::shared_ptr<StatusFile> status, std::string creds, const Selectors& sel)
-      ABSL_LOCKS_EXCLUDED(cache_mu_);
+                      std::shared_ptr<ProcStatusFile> status, std::string creds,
+                      const Selectors& sel) ABSL_LOCKS_EXCLUDED(cache_mu_);
   void PurgeExpiredCallers() ABSL_LOCKS_EXCLUDED(cache_mu_);
 
   // Post* put one new call of each streaming RPC up for the next client.
@@ -215,9 +236,9 @@ class WorkloadHandler final : public WorkloadService {
 
   struct CachedCaller {
     pid_t pid = 0;
-    std::shared_ptr<PinnedProcess> pin;  // keeps the process pinned
-    std::shared_ptr<StatusFile> status;  // its /proc/<pid>/status, open
-    std::string creds;                   // Uid/Gid/Groups lines read from it
+    std::shared_ptr<PinnedProcess> pin;      // keeps the process pinned
+    std::shared_ptr<ProcStatusFile> status;  // its /proc/<pid>/status, open
+    std::string creds;                       // Uid/Gid/Groups lines read from it
     Selectors selectors;
     absl::Time expires;
   };

@@ -3,8 +3,12 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/jwt.h"
@@ -818,6 +822,35 @@ TEST(LinuxPinnerTest, LiveProcessChecksOkExitedChildFails) {
   waitpid(child, &st, 0);
   absl::Status s = (*pinned)->Check();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+}
+
+// ProcStatusFile: the credential lines of the process it was opened for,
+// read through one descriptor, until that process is reaped.
+TEST(ProcStatusFileTest, ReadsCredentialLinesUntilTheProcessIsReaped) {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  std::shared_ptr<ProcStatusFile> f = ProcStatusFile::Open(child);
+  ASSERT_NE(f, nullptr);
+  std::optional<std::string> creds = f->Creds();
+  ASSERT_TRUE(creds.has_value());
+  const std::string uid = absl::StrCat(getuid());
+  const std::string gid = absl::StrCat(getgid());
+  EXPECT_THAT(*creds, ::testing::StartsWith(absl::StrCat("Uid:\t", uid, "\t")));
+  EXPECT_THAT(*creds, HasSubstr(absl::StrCat("\nGid:\t", gid, "\t")));
+  EXPECT_THAT(*creds, HasSubstr("\nGroups:"));
+  EXPECT_EQ(std::count(creds->begin(), creds->end(), '\n'), 3) << *creds;
+  EXPECT_EQ(f->Creds(), creds);  // re-read through the same descriptor
+  kill(child, SIGKILL);
+  int st;
+  waitpid(child, &st, 0);
+  EXPECT_EQ(f->Creds(), std::nullopt);
+}
+
+TEST(ProcStatusFileTest, ProcessThatIsGoneCannotBeOpened) {
+  EXPECT_EQ(ProcStatusFile::Open(0x3ffffff0), nullptr);
 }
 
 }  // namespace

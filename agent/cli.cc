@@ -101,6 +101,13 @@ const char* CodeName(grpc::StatusCode c) {
   }
 }
 
+// Fail prints `msg` as a line on stderr and returns the exit code of a failed
+// command.
+int Fail(absl::string_view msg) {
+  std::cerr << msg << "\n";
+  return 1;
+}
+
 int RpcError(const grpc::Status& s) {
   std::cerr << "rpc error: code = " << CodeName(s.error_code()) << " desc = " << s.error_message()
             << "\n";
@@ -233,15 +240,9 @@ void PrintX509Response(const X509SVIDResponse& resp, absl::Duration elapsed) {
 
 int FetchX509(const ParsedFlags& f) {
   absl::StatusOr<std::string> target = SocketTarget(f);
-  if (!target.ok()) {
-    std::cerr << target.status().message() << "\n";
-    return 1;
-  }
+  if (!target.ok()) return Fail(target.status().message());
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
-  if (!timeout.ok()) {
-    std::cerr << timeout.status().message() << "\n";
-    return 1;
-  }
+  if (!timeout.ok()) return Fail(timeout.status().message());
   auto stub = NewClient(*target);
   absl::Time start = absl::Now();
   grpc::ClientContext ctx;
@@ -267,10 +268,7 @@ int FetchX509(const ParsedFlags& f) {
       absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyDer(s.x509_svid_key());
       absl::StatusOr<std::string> key_pem =
           key.ok() ? PrivateKeyToPkcs8Pem(key->get()) : absl::StatusOr<std::string>(key.status());
-      if (!key_pem.ok()) {
-        std::cerr << "invalid private key in response\n";
-        return 1;
-      }
+      if (!key_pem.ok()) return Fail("invalid private key in response");
       std::cout << "Writing SVID #" << i << " to file " << svid_path << ".\n";
       absl::Status st = WriteFile(svid_path, DerChainToPem(s.x509_svid()), 0644);
       if (st.ok()) {
@@ -289,10 +287,7 @@ int FetchX509(const ParsedFlags& f) {
                   << " to file " << p << ".\n";
         st = WriteFile(p, DerChainToPem(der), 0644);
       }
-      if (!st.ok()) {
-        std::cerr << st.message() << "\n";
-        return 1;
-      }
+      if (!st.ok()) return Fail(st.message());
     }
   }
   return 0;
@@ -310,20 +305,11 @@ std::vector<std::string> Audiences(const ParsedFlags& f) {
 
 int FetchJwt(const ParsedFlags& f) {
   absl::StatusOr<std::string> target = SocketTarget(f);
-  if (!target.ok()) {
-    std::cerr << target.status().message() << "\n";
-    return 1;
-  }
+  if (!target.ok()) return Fail(target.status().message());
   std::vector<std::string> aud = Audiences(f);
-  if (aud.empty()) {
-    std::cerr << "audience must be specified\n";
-    return 1;
-  }
+  if (aud.empty()) return Fail("audience must be specified");
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
-  if (!timeout.ok()) {
-    std::cerr << timeout.status().message() << "\n";
-    return 1;
-  }
+  if (!timeout.ok()) return Fail(timeout.status().message());
   auto stub = NewClient(*target);
   JWTSVIDRequest req;
   for (const auto& a : aud) req.add_audience(a);
@@ -359,25 +345,13 @@ int FetchJwt(const ParsedFlags& f) {
 
 int ValidateJwt(const ParsedFlags& f) {
   absl::StatusOr<std::string> target = SocketTarget(f);
-  if (!target.ok()) {
-    std::cerr << target.status().message() << "\n";
-    return 1;
-  }
+  if (!target.ok()) return Fail(target.status().message());
   std::string aud = f.Get("audience");
   std::string svid = f.Get("svid");
-  if (aud.empty()) {
-    std::cerr << "audience must be specified\n";
-    return 1;
-  }
-  if (svid.empty()) {
-    std::cerr << "svid must be specified\n";
-    return 1;
-  }
+  if (aud.empty()) return Fail("audience must be specified");
+  if (svid.empty()) return Fail("svid must be specified");
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
-  if (!timeout.ok()) {
-    std::cerr << timeout.status().message() << "\n";
-    return 1;
-  }
+  if (!timeout.ok()) return Fail(timeout.status().message());
   auto stub = NewClient(*target);
   ValidateJWTSVIDRequest req;
   req.set_audience(aud);
@@ -400,10 +374,7 @@ int ValidateJwt(const ParsedFlags& f) {
 
 int Watch(const ParsedFlags& f) {
   absl::StatusOr<std::string> target = SocketTarget(f);
-  if (!target.ok()) {
-    std::cerr << target.status().message() << "\n";
-    return 1;
-  }
+  if (!target.ok()) return Fail(target.status().message());
   auto stub = NewClient(*target);
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
@@ -431,10 +402,7 @@ int Watch(const ParsedFlags& f) {
 int HealthCheck(const ParsedFlags& f) {
   bool verbose = f.Has("verbose");
   absl::StatusOr<std::string> target = SocketTarget(f);
-  if (!target.ok()) {
-    std::cerr << target.status().message() << "\n";
-    return 1;
-  }
+  if (!target.ok()) return Fail(target.status().message());
   auto channel = grpc::CreateChannel(*target, grpc::InsecureChannelCredentials());
   if (verbose) std::cout << "Checking agent health...\n";
   grpc::ClientContext ctx;
@@ -455,10 +423,7 @@ int HealthCheck(const ParsedFlags& f) {
   std::string body;
   for (const auto& sl : slices) body.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
   // HealthCheckResponse{status: SERVING(1)} encodes as 08 01.
-  if (body != std::string("\x08\x01", 2)) {
-    std::cerr << "Agent is unhealthy: agent is not ready\n";
-    return 1;
-  }
+  if (body != std::string("\x08\x01", 2)) return Fail("Agent is unhealthy: agent is not ready");
   std::cout << "Agent is healthy.\n";
   return 0;
 }
@@ -466,20 +431,13 @@ int HealthCheck(const ParsedFlags& f) {
 int DebugInfo(const ParsedFlags& f) {
   namespace debugpb = spire::api::agent::debug::v1;
   std::string path = f.Get("socketPath");
-  if (path.empty()) {
-    std::cerr << "-socketPath is required: the agent's admin_socket_path\n";
-    return 1;
-  }
+  if (path.empty()) return Fail("-socketPath is required: the agent's admin_socket_path");
   std::string output = f.Get("output", "pretty");
   if (output != "pretty" && output != "json") {
-    std::cerr << "invalid -output \"" << output << "\" (json or pretty)\n";
-    return 1;
+    return Fail(absl::StrCat("invalid -output \"", output, "\" (json or pretty)"));
   }
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(f);
-  if (!timeout.ok()) {
-    std::cerr << timeout.status().message() << "\n";
-    return 1;
-  }
+  if (!timeout.ok()) return Fail(timeout.status().message());
   std::string target = absl::StartsWith(path, "unix:") ? path : "unix:" + path;
   auto stub =
       debugpb::Debug::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
@@ -525,39 +483,25 @@ int DebugInfo(const ParsedFlags& f) {
 
 int Validate(const ParsedFlags& f) {
   std::string path = f.Get("config");
-  if (path.empty()) {
-    std::cerr << "-config is required\n";
-    return 1;
-  }
+  if (path.empty()) return Fail("-config is required");
   absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, "placeholder-token-for-validation");
-  if (!c.ok()) {
-    std::cerr << c.status().message() << "\n";
-    return 1;
-  }
+  if (!c.ok()) return Fail(c.status().message());
   std::cout << "Configuration is valid.\n";
   return 0;
 }
 
 int Run(const ParsedFlags& f) {
   std::string path = f.Get("config");
-  if (path.empty()) {
-    std::cerr << "-config is required\n";
-    return 1;
-  }
+  if (path.empty()) return Fail("-config is required");
   absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, f.Get("joinToken"));
-  if (!c.ok()) {
-    std::cerr << c.status().message() << "\n";
-    return 1;
-  }
+  if (!c.ok()) return Fail(c.status().message());
   if (!Logger::Configure(c->log_level, c->log_format)) {
-    std::cerr << "invalid log_level or log_format\n";
-    return 1;
+    return Fail("invalid log_level or log_format");
   }
   absl::Status s = RunAgent(std::move(*c));
   if (!s.ok()) {
     LogError("agent stopped", {{"error", s.ToString()}});
-    std::cerr << "signet-agent: " << s.message() << "\n";
-    return 1;
+    return Fail(absl::StrCat("signet-agent: ", s.message()));
   }
   return 0;
 }

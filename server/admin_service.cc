@@ -34,6 +34,37 @@ grpc::Status AdminService::Done(const char* method, grpc::ServerContext* ctx,
   return ToGrpcStatus(st);
 }
 
+grpc::Status AdminService::DoneCount(const char* method, grpc::ServerContext* ctx,
+                                     const google::protobuf::Message* req,
+                                     const absl::StatusOr<int64_t>& n,
+                                     signet::admin::CountResponse* resp) {
+  if (n.ok()) resp->set_count(*n);
+  return Done(method, ctx, req, n.status());
+}
+
+absl::StatusOr<SpiffeId> AdminService::MintSpiffeId(const std::string& spiffe_id) const {
+  if (spiffe_id.empty()) return absl::InvalidArgumentError("spiffe_id is required");
+  absl::StatusOr<SpiffeId> id = SpiffeId::FromString(spiffe_id);
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid spiffe_id \"", spiffe_id, "\": ", id.status().message()));
+  }
+  if (!id->IsMemberOf(d_->trust_domain) || id->path().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("spiffe_id must be in trust domain \"",
+                                                   d_->trust_domain.name(), "\" and have a path"));
+  }
+  return id;
+}
+
+absl::Status AdminService::ValidateMintTtl(int64_t ttl) const {
+  if (ttl < 0) return absl::InvalidArgumentError("ttl must not be negative");
+  if (ttl > absl::ToInt64Seconds(d_->config->ca_ttl)) {
+    return absl::InvalidArgumentError(absl::StrCat("ttl must not exceed the CA TTL (",
+                                                   absl::ToInt64Seconds(d_->config->ca_ttl), "s)"));
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status AdminService::CreateEntry(grpc::ServerContext* ctx,
                                        const signet::admin::CreateEntryRequest* req,
                                        signet::admin::EntryResponse* resp) {
@@ -122,9 +153,7 @@ grpc::Status AdminService::ShowEntries(grpc::ServerContext* ctx,
 grpc::Status AdminService::CountEntries(grpc::ServerContext* ctx,
                                         const signet::admin::CountEntriesRequest* req,
                                         signet::admin::CountResponse* resp) {
-  absl::StatusOr<int64_t> n = d_->ds->CountEntries();
-  if (n.ok()) resp->set_count(*n);
-  return Done("CountEntries", ctx, req, n.status());
+  return DoneCount("CountEntries", ctx, req, d_->ds->CountEntries(), resp);
 }
 
 grpc::Status AdminService::GenerateToken(grpc::ServerContext* ctx,
@@ -227,42 +256,27 @@ grpc::Status AdminService::BanAgent(grpc::ServerContext* ctx,
 grpc::Status AdminService::CountAgents(grpc::ServerContext* ctx,
                                        const signet::admin::CountAgentsRequest* req,
                                        signet::admin::CountResponse* resp) {
-  absl::StatusOr<int64_t> n = d_->ds->CountAttestedAgents();
-  if (n.ok()) resp->set_count(*n);
-  return Done("CountAgents", ctx, req, n.status());
+  return DoneCount("CountAgents", ctx, req, d_->ds->CountAttestedAgents(), resp);
 }
 
 grpc::Status AdminService::MintX509Svid(grpc::ServerContext* ctx,
                                         const signet::admin::MintX509SvidRequest* req,
                                         signet::admin::MintX509SvidResponse* resp) {
   absl::Status st = [&]() -> absl::Status {
-    if (req->spiffe_id().empty()) return absl::InvalidArgumentError("spiffe_id is required");
-    absl::StatusOr<SpiffeId> id = SpiffeId::FromString(req->spiffe_id());
-    if (!id.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid spiffe_id \"", req->spiffe_id(), "\": ", id.status().message()));
-    }
-    if (!id->IsMemberOf(d_->trust_domain) || id->path().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spiffe_id must be in trust domain \"", d_->trust_domain.name(), "\" and have a path"));
-    }
-    if (req->ttl() < 0) return absl::InvalidArgumentError("ttl must not be negative");
-    if (req->ttl() > absl::ToInt64Seconds(d_->config->ca_ttl)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ttl must not exceed the CA TTL (", absl::ToInt64Seconds(d_->config->ca_ttl), "s)"));
-    }
+    ASSIGN_OR_RETURN(SpiffeId id, MintSpiffeId(req->spiffe_id()));
+    RETURN_IF_ERROR(ValidateMintTtl(req->ttl()));
     for (const std::string& dns : req->dns_names()) RETURN_IF_ERROR(ValidateDnsName(dns));
     std::vector<std::string> dns(req->dns_names().begin(), req->dns_names().end());
     absl::StatusOr<SignedX509> svid;
     if (req->csr().empty()) {
       ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey(KeyType::kEcP256));
-      svid = d_->ca->SignX509SvidForKey(key.get(), *id, dns, absl::Seconds(req->ttl()));
+      svid = d_->ca->SignX509SvidForKey(key.get(), id, dns, absl::Seconds(req->ttl()));
       ASSIGN_OR_RETURN(*resp->mutable_private_key(), PrivateKeyToPkcs8Der(key.get()));
     } else {
-      svid = d_->ca->SignX509SvidFromCsr(req->csr(), *id, dns, absl::Seconds(req->ttl()));
+      svid = d_->ca->SignX509SvidFromCsr(req->csr(), id, dns, absl::Seconds(req->ttl()));
     }
     RETURN_IF_ERROR(svid.status());
-    resp->mutable_svid()->set_spiffe_id(id->ToString());
+    resp->mutable_svid()->set_spiffe_id(id.ToString());
     resp->mutable_svid()->add_cert_chain(svid->leaf_der);
     resp->mutable_svid()->set_expires_at(absl::ToUnixSeconds(svid->expires_at));
     signet::types::Bundle bundle = d_->ca->BundleProto();
@@ -276,27 +290,14 @@ grpc::Status AdminService::MintJwtSvid(grpc::ServerContext* ctx,
                                        const signet::admin::MintJwtSvidRequest* req,
                                        signet::admin::MintJwtSvidResponse* resp) {
   absl::Status st = [&]() -> absl::Status {
-    if (req->spiffe_id().empty()) return absl::InvalidArgumentError("spiffe_id is required");
-    absl::StatusOr<SpiffeId> id = SpiffeId::FromString(req->spiffe_id());
-    if (!id.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid spiffe_id \"", req->spiffe_id(), "\": ", id.status().message()));
-    }
-    if (!id->IsMemberOf(d_->trust_domain) || id->path().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spiffe_id must be in trust domain \"", d_->trust_domain.name(), "\" and have a path"));
-    }
+    ASSIGN_OR_RETURN(SpiffeId id, MintSpiffeId(req->spiffe_id()));
     if (req->audience_size() == 0) return absl::InvalidArgumentError("audience is required");
     for (const std::string& a : req->audience()) {
       if (a.empty()) return absl::InvalidArgumentError("audience must not be empty");
     }
-    if (req->ttl() < 0) return absl::InvalidArgumentError("ttl must not be negative");
-    if (req->ttl() > absl::ToInt64Seconds(d_->config->ca_ttl)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ttl must not exceed the CA TTL (", absl::ToInt64Seconds(d_->config->ca_ttl), "s)"));
-    }
+    RETURN_IF_ERROR(ValidateMintTtl(req->ttl()));
     ASSIGN_OR_RETURN(SignedJwt jwt,
-                     d_->ca->SignJwtSvid(*id, {req->audience().begin(), req->audience().end()},
+                     d_->ca->SignJwtSvid(id, {req->audience().begin(), req->audience().end()},
                                          absl::Seconds(req->ttl())));
     resp->set_token(jwt.token);
     return absl::OkStatus();

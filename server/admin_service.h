@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "common/peer_server.h"
+#include "common/spiffe_id.h"
 #include "server/deps.h"
 #include "signet/admin.grpc.pb.h"
 
@@ -54,7 +55,16 @@ class AdminService final : public signet::admin::Admin::Service {
  private:
   grpc::Status Done(const char* method, grpc::ServerContext* ctx,
                     const google::protobuf::Message* req, const absl::Status& st);
+  // DoneCount answers a count call with the datastore's count `n`, or its error.
+  grpc::Status DoneCount(const char* method, grpc::ServerContext* ctx,
+                         const google::protobuf::Message* req, const absl::StatusOr<int64_t>& n,
+                         signet::admin::CountResponse* resp);
   absl::StatusOr<signet::types::AttestedAgent> GetAgent(const std::string& id);
+  // MintSpiffeId and ValidateMintTtl are the request checks that both mint
+  // calls share, with the same messages: a SPIFFE ID in the server's trust
+  // domain with a path, and a TTL from 0 (the default) up to the CA's TTL.
+  absl::StatusOr<SpiffeId> MintSpiffeId(const std::string& spiffe_id) const;
+  absl::Status ValidateMintTtl(int64_t ttl) const;
 
   ServerDeps* const d_;
   EntryStore* const store_;

@@ -128,6 +128,33 @@ grpc::Status Call(const FlagSet& f,
   return s;
 }
 
+// Call, for the calls that need only a stub method and its request.
+template <typename Request, typename Response>
+grpc::Status Call(const FlagSet& f,
+                  grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                  const Request& req, Response* resp) {
+  return Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) { return (st->*rpc)(c, req, resp); });
+}
+
+// ListAll calls the list RPC `rpc` page by page, from `req` until the server
+// sends no next page token, and gathers every page's items into `all`. The
+// token is cleared before merging so that `all` prints like a single last page.
+template <typename Request, typename Response>
+grpc::Status ListAll(const FlagSet& f,
+                     grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                      Response*),
+                     Request req, Response* all) {
+  do {
+    Response resp;
+    grpc::Status s = Call(f, rpc, req, &resp);
+    if (!s.ok()) return s;
+    req.set_page_token(resp.next_page_token());
+    resp.clear_next_page_token();
+    all->MergeFrom(resp);
+  } while (!req.page_token().empty());
+  return grpc::Status::OK;
+}
+
 // Command: name -> flags setup + action.
 struct Command {
   std::string usage;
@@ -233,6 +260,24 @@ absl::Status ApplyEntryFlags(const FlagSet& f, RegistrationEntry& e, bool only_s
   return absl::OkStatus();
 }
 
+// SaveEntry sends a create or update call, `rpc`, and prints the entry the
+// server stored: the JSON response, or the entry's fields.
+template <typename Request>
+int SaveEntry(const FlagSet& f,
+              grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                               signet::admin::EntryResponse*),
+              const Request& req) {
+  signet::admin::EntryResponse resp;
+  grpc::Status s = Call(f, rpc, req, &resp);
+  if (!s.ok()) return FailStatus(s);
+  if (f.GetString("output") == "json") {
+    std::cout << ToJson(resp) << "\n";
+  } else {
+    PrintEntry(resp.entry());
+  }
+  return 0;
+}
+
 int EntryCreate(FlagSet& f) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
   if (f.GetString("spiffeID").empty()) return Fail("a SPIFFE ID is required (-spiffeID)");
@@ -244,16 +289,7 @@ int EntryCreate(FlagSet& f) {
   if (absl::Status s = ApplyEntryFlags(f, *req.mutable_entry(), false); !s.ok()) {
     return Fail(std::string(s.message()));
   }
-  signet::admin::EntryResponse resp;
-  grpc::Status s = Call(
-      f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->CreateEntry(c, req, &resp); });
-  if (!s.ok()) return FailStatus(s);
-  if (f.GetString("output") == "json") {
-    std::cout << ToJson(resp) << "\n";
-  } else {
-    PrintEntry(resp.entry());
-  }
-  return 0;
+  return SaveEntry(f, &Admin::Stub::CreateEntry, req);
 }
 
 int EntryUpdate(FlagSet& f) {
@@ -273,16 +309,7 @@ int EntryUpdate(FlagSet& f) {
   if (absl::Status st = ApplyEntryFlags(f, *req.mutable_entry(), true); !st.ok()) {
     return Fail(std::string(st.message()));
   }
-  signet::admin::EntryResponse resp;
-  s = Call(f,
-           [&](Admin::Stub* st, grpc::ClientContext* c) { return st->UpdateEntry(c, req, &resp); });
-  if (!s.ok()) return FailStatus(s);
-  if (f.GetString("output") == "json") {
-    std::cout << ToJson(resp) << "\n";
-  } else {
-    PrintEntry(resp.entry());
-  }
-  return 0;
+  return SaveEntry(f, &Admin::Stub::UpdateEntry, req);
 }
 
 int EntryShow(FlagSet& f) {
@@ -304,14 +331,8 @@ int EntryShow(FlagSet& f) {
   }
   req.set_match(match);
   signet::admin::ShowEntriesResponse all;
-  do {
-    signet::admin::ShowEntriesResponse resp;
-    grpc::Status s = Call(
-        f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->ShowEntries(c, req, &resp); });
-    if (!s.ok()) return FailStatus(s);
-    for (auto& e : *resp.mutable_entries()) *all.add_entries() = std::move(e);
-    req.set_page_token(resp.next_page_token());
-  } while (!req.page_token().empty());
+  grpc::Status s = ListAll(f, &Admin::Stub::ShowEntries, req, &all);
+  if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(all) << "\n";
     return 0;
@@ -335,16 +356,20 @@ int EntryDelete(FlagSet& f) {
   return 0;
 }
 
-int EntryCount(FlagSet& f) {
+// Count runs one of the count calls, `rpc`, and prints its answer: the JSON
+// response, or "N <noun>" with the singular noun only when N is exactly 1.
+template <typename Request>
+int Count(FlagSet& f,
+          grpc::Status (Admin::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                           signet::admin::CountResponse*),
+          absl::string_view singular, absl::string_view plural) {
   signet::admin::CountResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->CountEntries(c, signet::admin::CountEntriesRequest(), &resp);
-  });
+  grpc::Status s = Call(f, rpc, Request(), &resp);
   if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(resp) << "\n";
   } else {
-    std::cout << resp.count() << " registration entr" << (resp.count() == 1 ? "y" : "ies") << "\n";
+    std::cout << resp.count() << " " << (resp.count() == 1 ? singular : plural) << "\n";
   }
   return 0;
 }
@@ -397,16 +422,9 @@ int BundleShow(FlagSet& f) {
 
 int AgentList(FlagSet& f) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
-  signet::admin::ListAgentsRequest req;
   signet::admin::ListAgentsResponse all;
-  do {
-    signet::admin::ListAgentsResponse resp;
-    grpc::Status s = Call(
-        f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->ListAgents(c, req, &resp); });
-    if (!s.ok()) return FailStatus(s);
-    for (auto& a : *resp.mutable_agents()) *all.add_agents() = std::move(a);
-    req.set_page_token(resp.next_page_token());
-  } while (!req.page_token().empty());
+  grpc::Status s = ListAll(f, &Admin::Stub::ListAgents, signet::admin::ListAgentsRequest(), &all);
+  if (!s.ok()) return FailStatus(s);
   if (f.GetString("output") == "json") {
     std::cout << ToJson(all) << "\n";
     return 0;
@@ -443,20 +461,6 @@ int AgentOne(FlagSet& f, const std::string& op) {
   } else {
     std::cout << "Found an attested agent given its SPIFFE ID\n\n";
     PrintAgent(resp.agent());
-  }
-  return 0;
-}
-
-int AgentCount(FlagSet& f) {
-  signet::admin::CountResponse resp;
-  grpc::Status s = Call(f, [&](Admin::Stub* st, grpc::ClientContext* c) {
-    return st->CountAgents(c, signet::admin::CountAgentsRequest(), &resp);
-  });
-  if (!s.ok()) return FailStatus(s);
-  if (f.GetString("output") == "json") {
-    std::cout << ToJson(resp) << "\n";
-  } else {
-    std::cout << resp.count() << " attested agent" << (resp.count() == 1 ? "" : "s") << "\n";
   }
   return 0;
 }
@@ -599,6 +603,11 @@ int Run(FlagSet& f) {
 
 std::map<std::string, Command> Commands() {
   std::map<std::string, Command> m;
+  // For the commands whose only flags are the socket and the output format.
+  auto socket_output_flags = [](FlagSet& f) {
+    AddSocket(f);
+    AddOutput(f);
+  };
   m["run"] = {"run -config FILE", "Runs the server.",
               [](FlagSet& f) {
                 f.String("config", "conf/server.yaml", "Path to a signet-server config file");
@@ -642,12 +651,10 @@ std::map<std::string, Command> Commands() {
                          AddOutput(f);
                        },
                        EntryDelete};
-  m["entry count"] = {"entry count", "Counts registration entries.",
-                      [](FlagSet& f) {
-                        AddSocket(f);
-                        AddOutput(f);
-                      },
-                      EntryCount};
+  m["entry count"] = {
+      "entry count", "Counts registration entries.", socket_output_flags, [](FlagSet& f) {
+        return Count(f, &Admin::Stub::CountEntries, "registration entry", "registration entries");
+      }};
   m["token generate"] = {"token generate [flags]", "Generates a join token.",
                          [](FlagSet& f) {
                            AddSocket(f);
@@ -669,12 +676,7 @@ std::map<std::string, Command> Commands() {
     f.String("spiffeID", "", "The SPIFFE ID of the agent");
     AddOutput(f);
   };
-  m["agent list"] = {"agent list", "Lists attested agents.",
-                     [](FlagSet& f) {
-                       AddSocket(f);
-                       AddOutput(f);
-                     },
-                     AgentList};
+  m["agent list"] = {"agent list", "Lists attested agents.", socket_output_flags, AgentList};
   m["agent show"] = {"agent show -spiffeID ID", "Shows the details of an attested agent.",
                      agent_flags, [](FlagSet& f) { return AgentOne(f, "show"); }};
   m["agent evict"] = {"agent evict -spiffeID ID",
@@ -682,12 +684,10 @@ std::map<std::string, Command> Commands() {
                       [](FlagSet& f) { return AgentOne(f, "evict"); }};
   m["agent ban"] = {"agent ban -spiffeID ID", "Bans an attested agent (refused at once).",
                     agent_flags, [](FlagSet& f) { return AgentOne(f, "ban"); }};
-  m["agent count"] = {"agent count", "Counts attested agents.",
-                      [](FlagSet& f) {
-                        AddSocket(f);
-                        AddOutput(f);
-                      },
-                      AgentCount};
+  m["agent count"] = {
+      "agent count", "Counts attested agents.", socket_output_flags, [](FlagSet& f) {
+        return Count(f, &Admin::Stub::CountAgents, "attested agent", "attested agents");
+      }};
   m["x509 mint"] = {"x509 mint -spiffeID ID [flags]", "Mints an X.509-SVID.",
                     [](FlagSet& f) {
                       AddSocket(f);

@@ -93,6 +93,16 @@ absl::StatusOr<AttestedAgent> NodeService::Authenticate(grpc::ServerContextBase*
   return agent;
 }
 
+grpc::Status NodeService::AuthenticatedCall(
+    const std::string& method, grpc::ServerContext* ctx, const google::protobuf::Message* req,
+    absl::FunctionRef<absl::Status(const std::string&, AttestedAgent&)> body) {
+  std::string caller;
+  absl::StatusOr<AttestedAgent> agent = Authenticate(ctx, &caller);
+  absl::Status st = agent.ok() ? body(caller, *agent) : agent.status();
+  Audit(method, caller, ctx, req, st);
+  return ToGrpcStatus(st);
+}
+
 grpc::Status NodeService::Attest(grpc::ServerContext* ctx,
                                  grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream) {
   AttestRequest first;
@@ -233,9 +243,7 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
 grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx,
                                      const signet::agent::RenewAgentRequest* req,
                                      signet::agent::RenewAgentResponse* resp) {
-  std::string caller;
-  absl::Status st = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+  auto body = [&](const std::string&, AttestedAgent& agent) -> absl::Status {
     ASSIGN_OR_RETURN(SpiffeId id, SpiffeId::FromString(agent.spiffe_id()));
     ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(req->csr(), id, {},
                                                                   d_->config->EffectiveAgentTtl()));
@@ -245,9 +253,8 @@ grpc::Status NodeService::RenewAgent(grpc::ServerContext* ctx,
     RETURN_IF_ERROR(d_->ds->UpdateAttestedAgent(agent));
     FillSvid(id, svid, resp->mutable_svid());
     return absl::OkStatus();
-  }();
-  Audit("RenewAgent", caller, ctx, req, st);
-  return ToGrpcStatus(st);
+  };
+  return AuthenticatedCall("RenewAgent", ctx, req, body);
 }
 
 absl::StatusOr<std::optional<signet::agent::SyncResponse>> NodeService::NextSyncState(
@@ -330,12 +337,8 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
         finish = !finish_sent_;
         finish_sent_ = true;
         status = finish_status_;
-      } else if (dirty_) {
-        dirty_ = false;
-        again = true;
-        ++refs_;
       } else {
-        busy_ = false;
+        again = StepAgainLocked();
       }
     }
     if (finish) Finish(status);
@@ -371,6 +374,19 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
       ++refs_;
     }
     Schedule();
+  }
+
+  // StepAgainLocked ends a step or write that leaves nothing in flight: true
+  // (with a reference taken for the step to schedule) when the stream was
+  // woken meanwhile, else the stream goes idle.
+  bool StepAgainLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!dirty_) {
+      busy_ = false;
+      return false;
+    }
+    dirty_ = false;
+    ++refs_;
+    return true;
   }
 
   void Schedule() {
@@ -410,12 +426,8 @@ class SyncStream final : public grpc::ServerWriteReactor<signet::agent::SyncResp
         resp_ = std::move(**next);  // no write is in flight: busy_ excludes it
         writing_ = true;
         write = true;
-      } else if (dirty_) {
-        dirty_ = false;
-        again = true;
-        ++refs_;
       } else {
-        busy_ = false;
+        again = StepAgainLocked();
       }
     }
     if (write) {
@@ -500,9 +512,7 @@ grpc::ServerWriteReactor<signet::agent::SyncResponse>* NodeService::Sync(
 grpc::Status NodeService::BatchNewX509Svid(grpc::ServerContext* ctx,
                                            const signet::agent::BatchNewX509SvidRequest* req,
                                            signet::agent::BatchNewX509SvidResponse* resp) {
-  std::string caller;
-  absl::Status st = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+  auto body = [&](const std::string& caller, AttestedAgent& agent) -> absl::Status {
     if (req->params_size() > kMaxBatchSvidParams) {
       return absl::InvalidArgumentError(
           absl::StrCat("too many params (at most ", kMaxBatchSvidParams, " per call)"));
@@ -557,17 +567,14 @@ grpc::Status NodeService::BatchNewX509Svid(grpc::ServerContext* ctx,
       r->set_status_message(std::string(statuses[i].message()));
     }
     return absl::OkStatus();
-  }();
-  Audit("BatchNewX509Svid", caller, ctx, req, st);
-  return ToGrpcStatus(st);
+  };
+  return AuthenticatedCall("BatchNewX509Svid", ctx, req, body);
 }
 
 grpc::Status NodeService::NewJwtSvid(grpc::ServerContext* ctx,
                                      const signet::agent::NewJwtSvidRequest* req,
                                      signet::agent::NewJwtSvidResponse* resp) {
-  std::string caller;
-  absl::Status st = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(AttestedAgent agent, Authenticate(ctx, &caller));
+  auto body = [&](const std::string& caller, AttestedAgent& agent) -> absl::Status {
     if (req->audience_size() == 0) return absl::InvalidArgumentError("audience is required");
     for (const std::string& a : req->audience()) {
       if (a.empty()) return absl::InvalidArgumentError("audience must not be empty");
@@ -590,19 +597,18 @@ grpc::Status NodeService::NewJwtSvid(grpc::ServerContext* ctx,
     resp->set_issued_at(absl::ToUnixSeconds(jwt.issued_at));
     resp->set_expires_at(absl::ToUnixSeconds(jwt.expires_at));
     return absl::OkStatus();
-  }();
-  Audit("NewJwtSvid", caller, ctx, req, st);
-  return ToGrpcStatus(st);
+  };
+  return AuthenticatedCall("NewJwtSvid", ctx, req, body);
 }
 
 grpc::Status NodeService::FetchBundle(grpc::ServerContext* ctx,
                                       const signet::agent::FetchBundleRequest* req,
                                       signet::agent::FetchBundleResponse* resp) {
-  std::string caller;
-  absl::Status st = Authenticate(ctx, &caller).status();
-  if (st.ok()) *resp->mutable_bundle() = d_->ca->BundleProto();
-  Audit("FetchBundle", caller, ctx, req, st);
-  return ToGrpcStatus(st);
+  auto body = [&](const std::string&, AttestedAgent&) -> absl::Status {
+    *resp->mutable_bundle() = d_->ca->BundleProto();
+    return absl::OkStatus();
+  };
+  return AuthenticatedCall("FetchBundle", ctx, req, body);
 }
 
 void NodeService::Shutdown() { d_->hub->CloseAll(absl::UnavailableError("server shutting down")); }

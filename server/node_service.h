@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
@@ -72,6 +73,13 @@ class NodeService final
       signet::agent::AttestRequest* first, std::string* agent_id);
   void Audit(const std::string& method, const std::string& caller, grpc::ServerContextBase* ctx,
              const google::protobuf::Message* req, const absl::Status& st);
+  // AuthenticatedCall is the frame of every unary call but Attest: it
+  // authenticates the caller, runs `body` with the caller's SPIFFE ID and
+  // agent record only if that succeeds, and audits the outcome, so that no
+  // call can skip either step.
+  grpc::Status AuthenticatedCall(
+      const std::string& method, grpc::ServerContext* ctx, const google::protobuf::Message* req,
+      absl::FunctionRef<absl::Status(const std::string&, signet::types::AttestedAgent&)> body);
 
   friend class SyncStream;
 

@@ -451,6 +451,24 @@ absl::StatusOr<Bundle> Bundle::ParseJwks(const TrustDomain& td, absl::string_vie
         return absl::InvalidArgumentError(
             absl::StrCat("bundle key ", i, ": invalid x5c certificate: ", cert.status().message()));
       }
+      // The certificate's key must be one a JWK can carry, of the declared
+      // kty: anything else could not be written back out (ToJwks), and an
+      // authority whose key cannot be read verifies nothing.
+      const EVP_PKEY* cert_pub = X509_get0_pubkey(cert->get());
+      absl::StatusOr<JwkMembers> cert_params =
+          cert_pub == nullptr ? absl::InvalidArgumentError("unreadable") : KeyParams(cert_pub);
+      if (!cert_params.ok()) {
+        ClearOpensslErrors();
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bundle key ", i,
+            ": the x5c certificate's public key is not an EC (P-256, P-384, P-521) or RSA key"));
+      }
+      const std::string cert_kty = EVP_PKEY_is_a(cert_pub, "RSA") ? "RSA" : "EC";
+      if (cert_kty != *kty) {
+        return absl::InvalidArgumentError(absl::StrCat("bundle key ", i, ": kty ", *kty,
+                                                       " does not match the x5c certificate's ",
+                                                       cert_kty, " key"));
+      }
       if (HasKeyParams(jwk)) {
         absl::StatusOr<EvpPkeyPtr> key = KeyFromJwk(jwk, *kty);
         if (!key.ok()) {

@@ -365,6 +365,39 @@ TEST(BundleTest, X5cKeyMismatchRejected) {
               HasSubstr("does not match the x5c certificate"));
 }
 
+// A certificate whose key algorithm OID is unknown to OpenSSL (found by the
+// bundle_jwks fuzz target: it parsed, then could not be written back out).
+constexpr char kCertWithUnknownKeyAlgorithm[] =
+    "MIIBqjCCAVCgAwIBAgIUf4B7Xg2UXNiElkCFzBPOv+"
+    "e4MegwCgYIKoZIzj0EAwIwETEPMA0GA1UECgwGU1BJRkZFMB4XDTI2MTEyMjA2MzUxMFoXDTI2MTEyMzA2MzUxMFowETEP"
+    "MA0GA1UECgwGU1BJRkZFMFkwEwYHKozjICZ5AQYIKoZIzj0DAQcDQgAEih53Sie7kOvaJ0vj9FREySxHHi65uh74QYWDO5"
+    "AXrG8EyQWP1Lmb2Oe81wyf/Bq67b7LqbH9Xhtfre2+k0dkKKOBhTCBgjAdBgNVHQ4EFgQUtsk/OhaMPDhRrBc+/"
+    "ek4LBB6V2MwHwYDVR0jBBgwFoAUtsk/OhaMPDhRrBc+/"
+    "ek4LBB6V2MwHwYDVR0RBBgwFoYUc3BpZmZlOi8vZXhhbXBsZS5vcmcwDwYDVR0TAQH/BAUwAwEB/"
+    "zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0EAwIDSAAwRQIhAOAx7NfOYTCzwVpDHAVgbzdCiSsldjenvAJzNe7AounjAiA"
+    "FFJmO+QcYhbRcFNNsG6PRlVkT3LFmlOaiHrjX2JKliQ==";
+
+TEST(BundleTest, X5cWithUnreadableKeyRejected) {
+  absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(
+      Td("example.org"), absl::StrCat(R"({"keys":[{"kty":"EC","use":"x509-svid","x5c":[")",
+                                      kCertWithUnknownKeyAlgorithm, "\"]}]}"));
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message(),
+            "bundle key 0: the x5c certificate's public key is not an EC (P-256, P-384, P-521) or "
+            "RSA key");
+}
+
+TEST(BundleTest, X5cKeyOfAnotherKtyRejected) {
+  EvpPkeyPtr rsa = Key(KeyType::kRsa2048);
+  X509Ptr c = Ca(rsa.get());
+  absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(
+      Td("example.org"), OneKey(absl::StrCat(R"({"kty":"EC","use":"x509-svid","x5c":[")",
+                                             absl::Base64Escape(Der(c.get())), "\"]}")));
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message(),
+            "bundle key 0: kty EC does not match the x5c certificate's RSA key");
+}
+
 TEST(BundleTest, X5cNotBase64Rejected) {
   absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(
       Td("example.org"), R"({"keys":[{"kty":"EC","use":"x509-svid","x5c":["%%%"]}]})");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -542,6 +544,33 @@ TEST_F(AgentE2ETest, SpiffeEndpointSocketEnvIsUsed) {
   o.env["SPIFFE_ENDPOINT_SOCKET"] = "unix:relative";
   r = testutil::Run({testutil::AgentBinary(), "api", "fetch", "x509"}, o);
   EXPECT_EQ(r.exit_code, 1);
+}
+
+// The agent lifts its soft open-files limit to the hard one at start (each
+// cached caller holds a pidfd and its /proc/<pid>/status open): started
+// with a soft limit of half the hard one, it runs with the hard one.
+TEST(AgentLimitsTest, SoftOpenFilesLimitIsRaisedToTheHardLimit) {
+  struct rlimit lim;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  const struct rlimit saved = lim;
+  ASSERT_GT(lim.rlim_max, 64u);
+  lim.rlim_cur = lim.rlim_max / 2;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);  // inherited by the agent
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.Logs();
+  AgentProcess agent(server, server.BundlePem());
+  bool started = agent.Start(server.GenerateToken());
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(started) << agent.Logs();
+  std::ifstream f(absl::StrCat("/proc/", agent.pid(), "/limits"));
+  std::string line, soft, hard;
+  while (std::getline(f, line)) {
+    if (!absl::StartsWith(line, "Max open files")) continue;
+    std::istringstream fields(line.substr(strlen("Max open files")));
+    fields >> soft >> hard;
+  }
+  EXPECT_EQ(soft, absl::StrCat(lim.rlim_max));
+  EXPECT_EQ(hard, absl::StrCat(lim.rlim_max));
 }
 
 TEST(AgentX509popTest, AttestsWithX509popAndServesWorkloads) {

@@ -303,11 +303,15 @@ absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::AttestCaller(const P
     if (config_.close_connection) config_.close_connection(cred);
     return pin.status();
   }
-  // Opened after the pin and before its re-check below: when the check
-  // passes, the file belongs to the pinned process.
-  std::shared_ptr<ProcStatusFile> status = ProcStatusFile::Open(cred.pid);
+  // Only a caller that may be cached needs its credentials: the file is
+  // opened after the pin and before its re-check below, so when the check
+  // passes it belongs to the pinned process.
+  std::shared_ptr<ProcStatusFile> status;
   std::optional<std::string> creds;
-  if (status) creds = status->Creds();
+  if (config_.selector_cache_ttl > absl::ZeroDuration() && cred.conn_id != 0) {
+    status = ProcStatusFile::Open(cred.pid);
+    if (status) creds = status->Creds();
+  }
   {
     absl::MutexLock l(&cache_mu_);
     ++attestations_;

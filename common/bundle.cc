@@ -127,6 +127,15 @@ std::optional<std::string> StringField(const Struct& s, const std::string& name)
   return v->string_value();
 }
 
+// JwkKty returns the JWK kty of `key` ("EC" for P-256/384/521, "RSA"), or
+// nullopt for a missing key or one a JWK cannot carry (KeyParams refuses it).
+std::optional<std::string> JwkKty(const EVP_PKEY* key) {
+  if (key == nullptr) return std::nullopt;
+  if (CurveOfKey(key) != nullptr) return "EC";
+  if (EVP_PKEY_is_a(key, "RSA")) return "RSA";
+  return std::nullopt;
+}
+
 // KeyParams returns kty and the public key members (crv/x/y or n/e) of
 // `key`. InvalidArgument for keys other than EC (P-256/384/521) and RSA.
 absl::StatusOr<JwkMembers> KeyParams(const EVP_PKEY* key) {
@@ -454,20 +463,17 @@ absl::StatusOr<Bundle> Bundle::ParseJwks(const TrustDomain& td, absl::string_vie
       // The certificate's key must be one a JWK can carry, of the declared
       // kty: anything else could not be written back out (ToJwks), and an
       // authority whose key cannot be read verifies nothing.
-      const EVP_PKEY* cert_pub = X509_get0_pubkey(cert->get());
-      absl::StatusOr<JwkMembers> cert_params =
-          cert_pub == nullptr ? absl::InvalidArgumentError("unreadable") : KeyParams(cert_pub);
-      if (!cert_params.ok()) {
+      std::optional<std::string> cert_kty = JwkKty(X509_get0_pubkey(cert->get()));
+      if (!cert_kty.has_value()) {
         ClearOpensslErrors();
         return absl::InvalidArgumentError(absl::StrCat(
             "bundle key ", i,
             ": the x5c certificate's public key is not an EC (P-256, P-384, P-521) or RSA key"));
       }
-      const std::string cert_kty = EVP_PKEY_is_a(cert_pub, "RSA") ? "RSA" : "EC";
-      if (cert_kty != *kty) {
+      if (*cert_kty != *kty) {
         return absl::InvalidArgumentError(absl::StrCat("bundle key ", i, ": kty ", *kty,
                                                        " does not match the x5c certificate's ",
-                                                       cert_kty, " key"));
+                                                       *cert_kty, " key"));
       }
       if (HasKeyParams(jwk)) {
         absl::StatusOr<EvpPkeyPtr> key = KeyFromJwk(jwk, *kty);

@@ -74,6 +74,7 @@ log="$build_dir/sanitize.log"
 status=0
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j"$(nproc)" --timeout 600 \
   "${args[@]}" 2>&1 | tee "$log" || status=$?
+bash scripts/check-skips.sh "$log" || status=1
 if [ "$mode" = thread ] && compgen -G "$report_dir/tsan.*" >/dev/null; then
   for f in "$report_dir"/tsan.*; do
     echo "== $f"

@@ -4,12 +4,14 @@
 #   2. the same suite again under AddressSanitizer and UndefinedBehaviorSanitizer
 #      in a clang build with -Wthread-safety (scripts/sanitize.sh address);
 #   3. every libFuzzer target for 30 s (scripts/fuzz.sh 30), from that tree.
-# Set SIGNET_TEST_QUICK=1 to run step 1 only.
+# Each stage prints the tests ctest skipped; under CI=true a skip fails the run
+# (scripts/check-skips.sh). Set SIGNET_TEST_QUICK=1 to run step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 bash scripts/build.sh build
-ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 2>&1 | tee build/ctest.log
+bash scripts/check-skips.sh build/ctest.log
 echo "test.sh: release suite passed ($((SECONDS - start)) s)" >&2
 if [ "${SIGNET_TEST_QUICK:-0}" = 1 ]; then exit 0; fi
 bash scripts/sanitize.sh address

@@ -438,7 +438,7 @@ TEST(UnixAttestorRealProcTest, GonePidIsNotFound) {
   EXPECT_EQ(a.Attest(0x3ffffff0).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(LinuxMountNamespacesTest, OwnEqualsSelfByPidAndDiffersFromAnotherNamespace) {
+TEST(LinuxMountNamespacesTest, OwnIsOwnPidsAndGonePidIsNotFound) {
   std::unique_ptr<MountNamespaces> ns = NewLinuxMountNamespaces();
   absl::StatusOr<NamespaceId> own = ns->Own();
   ASSERT_TRUE(own.ok()) << own.status();

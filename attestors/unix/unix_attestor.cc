@@ -66,8 +66,8 @@ uint64_t UnixAttestor::paths_omitted() const {
 absl::Status UnixAttestor::InOurMountNamespace(pid_t pid) {
   absl::StatusOr<NamespaceId> theirs = mount_ns_->Of(pid);
   if (!theirs.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot read the mount namespace of the workload: ", theirs.status().message()));
+    return absl::UnavailableError(absl::StrCat("cannot read the mount namespace of the workload: ",
+                                               theirs.status().message()));
   }
   absl::StatusOr<NamespaceId> ours = mount_ns_->Own();
   if (!ours.ok()) {

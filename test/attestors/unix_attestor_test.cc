@@ -343,7 +343,8 @@ TEST(UnixAttestorTest, OmissionLogIsRateLimited) {
   auto ns = SameNs();
   ns->of[7] = NamespaceId{4, 4026532999};
   absl::Time now = absl::FromUnixSeconds(1000);
-  UnixAttestor a({true, 0}, Standard(), [&now] { return now; }, std::move(ns));
+  UnixAttestor a(
+      {true, 0}, Standard(), [&now] { return now; }, std::move(ns));
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(a.Attest(7).ok());
   EXPECT_EQ(a.paths_omitted(), 50u);
   std::vector<std::string> lines = log.Lines("left out unix:path");
@@ -505,10 +506,12 @@ class MountNamespaceAttackTest : public ::testing::Test {
   // done).
   static bool WaitForExe(testutil::Subprocess* p, const std::string& path) {
     return testutil::WaitFor([&] {
-      char buf[4096];
-      ssize_t n = readlink(absl::StrCat("/proc/", p->pid(), "/exe").c_str(), buf, sizeof(buf));
-      return !p->Running() || (n > 0 && std::string(buf, n) == path);
-    }) && p->Running();
+             char buf[4096];
+             ssize_t n =
+                 readlink(absl::StrCat("/proc/", p->pid(), "/exe").c_str(), buf, sizeof(buf));
+             return !p->Running() || (n > 0 && std::string(buf, n) == path);
+           }) &&
+           p->Running();
   }
 
   testutil::TempDir dir_;
@@ -517,10 +520,10 @@ class MountNamespaceAttackTest : public ::testing::Test {
 };
 
 TEST_F(MountNamespaceAttackTest, BindMountedImpostorGetsNoPathAndItsRealHash) {
-  testutil::Subprocess attacker({kUnshare, "-Urm", "/bin/sh", "-c",
-                                 "/usr/bin/mount --bind \"$1\" \"$2\" && exec \"$2\" 600", "sh",
-                                 other_, registered_},
-                                AsNobody());
+  testutil::Subprocess attacker(
+      {kUnshare, "-Urm", "/bin/sh", "-c", "/usr/bin/mount --bind \"$1\" \"$2\" && exec \"$2\" 600",
+       "sh", other_, registered_},
+      AsNobody());
   ASSERT_TRUE(WaitForExe(&attacker, registered_)) << attacker.Stderr();
   // The staging worked: the kernel names the registered path, from another
   // mount namespace.

@@ -40,7 +40,8 @@ constexpr char kNoIdentity[] = "rpc error: code = PermissionDenied desc = no ide
 // a user namespace here, or returns "" when nothing does.
 std::string UserNamespacesMissing() {
   if (access(kUnshare, X_OK) != 0) return absl::StrCat(kUnshare, " (util-linux) is not installed");
-  std::string max(absl::StripAsciiWhitespace(testutil::ReadFile("/proc/sys/user/max_user_namespaces")));
+  std::string max(
+      absl::StripAsciiWhitespace(testutil::ReadFile("/proc/sys/user/max_user_namespaces")));
   int n = 0;
   if (!absl::SimpleAtoi(max, &n) || n <= 0) return "user.max_user_namespaces is 0";
   std::ifstream clone("/proc/sys/kernel/unprivileged_userns_clone");

@@ -21,8 +21,12 @@ uint32_t EffectiveId(const std::vector<uint32_t>& ids) { return ids.size() > 1 ?
 }  // namespace
 
 UnixAttestor::UnixAttestor(UnixAttestorConfig config, std::unique_ptr<ProcessInfo> proc,
-                           std::function<absl::Time()> clock)
-    : config_(config), proc_(std::move(proc)), clock_(std::move(clock)) {}
+                           std::function<absl::Time()> clock,
+                           std::unique_ptr<MountNamespaces> mount_ns)
+    : config_(config),
+      proc_(std::move(proc)),
+      clock_(std::move(clock)),
+      mount_ns_(mount_ns ? std::move(mount_ns) : NewLinuxMountNamespaces()) {}
 
 std::optional<std::string> UnixAttestor::UserName(uint32_t uid) {
   return CachedLookup(uid, /*user=*/true);
@@ -54,6 +58,49 @@ uint64_t UnixAttestor::hashes_computed() const {
   return hashes_computed_;
 }
 
+uint64_t UnixAttestor::paths_omitted() const {
+  absl::MutexLock l(&mu_);
+  return paths_omitted_;
+}
+
+absl::Status UnixAttestor::InOurMountNamespace(pid_t pid) {
+  absl::StatusOr<NamespaceId> theirs = mount_ns_->Of(pid);
+  if (!theirs.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot read the mount namespace of the workload: ",
+                                               theirs.status().message()));
+  }
+  absl::StatusOr<NamespaceId> ours = mount_ns_->Own();
+  if (!ours.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read the mount namespace of the agent: ", ours.status().message()));
+  }
+  if (*theirs != *ours) {
+    return absl::PermissionDeniedError(
+        "workload is in another mount namespace, where its executable path can be any file");
+  }
+  return absl::OkStatus();
+}
+
+void UnixAttestor::PathOmitted(pid_t pid, const std::string& path, const absl::Status& why) {
+  absl::Time now = clock_();
+  uint64_t omissions;
+  {
+    absl::MutexLock l(&mu_);
+    ++paths_omitted_;
+    ++omissions_unlogged_;
+    if (now < next_omission_log_) return;
+    next_omission_log_ = now + kPathOmittedLogInterval;
+    omissions = omissions_unlogged_;
+    omissions_unlogged_ = 0;
+  }
+  LogWarn("unix attestor left out unix:path",
+          {{"pid", absl::StrCat(pid)},
+           {"path", path},
+           {"reason", std::string(why.message())},
+           {"omissions", absl::StrCat(omissions)},
+           {"log_interval", absl::FormatDuration(kPathOmittedLogInterval)}});
+}
+
 absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(pid_t pid) {
   ASSIGN_OR_RETURN(ProcessIds ids, proc_->Ids(pid));
   std::vector<Selector> out;
@@ -71,8 +118,18 @@ absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(pid_t pid) {
     if (auto n = GroupName(g)) add("supplementary_group", *n);
   }
   if (config_.discover_workload_path) {
+    // The namespace is read after the path: an unprivileged process can
+    // leave the agent's mount namespace but never re-enter it (setns needs
+    // CAP_SYS_ADMIN over the namespace's owning user namespace), so one that
+    // is in it now was in it when its path was read, and that path is the
+    // one the agent sees too. The pid is pinned by the caller, so both reads
+    // are of the same process.
     ASSIGN_OR_RETURN(std::string path, proc_->ExePath(pid));
-    add("path", path);
+    if (absl::Status same = InOurMountNamespace(pid); same.ok()) {
+      add("path", path);
+    } else {
+      PathOmitted(pid, path, same);
+    }
     if (config_.workload_size_limit >= 0) {
       ASSIGN_OR_RETURN(std::string hex, ExeSha256Hex(pid));
       add("sha256", hex);

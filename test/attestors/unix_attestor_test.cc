@@ -1,20 +1,30 @@
 #include "attestors/unix/unix_attestor.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "attestors/unix/mount_namespace.h"
 #include "common/keys.h"
+#include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/testutil/testutil.h"
 
 namespace signet::attestors {
 namespace {
 
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::Not;
 
 // FakeExe serves `content` and counts reads.
@@ -49,6 +59,9 @@ class FakeProcessInfo : public ProcessInfo {
   std::map<pid_t, Proc> procs;
   std::map<uint32_t, std::string> users, groups;
   int reads = 0;
+  // The order of the reads of the process's executable path and mount
+  // namespace (shared with FakeMountNamespaces).
+  std::vector<std::string> events;
 
   absl::StatusOr<ProcessIds> Ids(pid_t pid) override {
     auto it = procs.find(pid);
@@ -56,6 +69,7 @@ class FakeProcessInfo : public ProcessInfo {
     return it->second.ids;
   }
   absl::StatusOr<std::string> ExePath(pid_t pid) override {
+    events.push_back("path");
     auto it = procs.find(pid);
     if (it == procs.end()) return absl::NotFoundError("no such process");
     return it->second.path;
@@ -82,7 +96,40 @@ class FakeProcessInfo : public ProcessInfo {
   }
 };
 
+// FakeMountNamespaces puts every process in the agent's mount namespace
+// unless `of` says otherwise.
+class FakeMountNamespaces : public MountNamespaces {
+ public:
+  explicit FakeMountNamespaces(std::vector<std::string>* events = nullptr) : events_(events) {}
+
+  std::map<pid_t, absl::StatusOr<NamespaceId>> of;
+  absl::StatusOr<NamespaceId> own = NamespaceId{4, 4026531841};
+
+  absl::StatusOr<NamespaceId> Of(pid_t pid) override {
+    if (events_ != nullptr) events_->push_back("mount_ns");
+    auto it = of.find(pid);
+    return it == of.end() ? own : it->second;
+  }
+  absl::StatusOr<NamespaceId> Own() override { return own; }
+
+ private:
+  std::vector<std::string>* events_;
+};
+
+std::unique_ptr<FakeMountNamespaces> SameNs() { return std::make_unique<FakeMountNamespaces>(); }
+
+absl::Time Now() { return absl::Now(); }
+
 Selector U(const std::string& v) { return Selector{"unix", v}; }
+
+// HasSelectorWithPrefix reports whether some selector's value starts with
+// `prefix` ("path:").
+bool HasSelectorWithPrefix(const std::vector<Selector>& s, absl::string_view prefix) {
+  for (const Selector& sel : s) {
+    if (absl::StartsWith(sel.value, prefix)) return true;
+  }
+  return false;
+}
 
 std::unique_ptr<FakeProcessInfo> Standard() {
   auto p = std::make_unique<FakeProcessInfo>();
@@ -155,7 +202,7 @@ TEST(UnixAttestorTest, NoPathOrHashWithoutDiscoverWorkloadPath) {
 }
 
 TEST(UnixAttestorTest, PathAndSha256WithDiscoverWorkloadPath) {
-  UnixAttestor a({true, 0}, Standard());
+  UnixAttestor a({true, 0}, Standard(), Now, SameNs());
   absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
@@ -165,7 +212,7 @@ TEST(UnixAttestorTest, PathAndSha256WithDiscoverWorkloadPath) {
 TEST(UnixAttestorTest, RepeatedCallUsesHashCacheWithoutReading) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
-  UnixAttestor a({true, 0}, std::move(p));
+  UnixAttestor a({true, 0}, std::move(p), Now, SameNs());
   ASSERT_TRUE(a.Attest(7).ok());
   int reads = raw->reads;
   EXPECT_GT(reads, 0);
@@ -179,7 +226,7 @@ TEST(UnixAttestorTest, RepeatedCallUsesHashCacheWithoutReading) {
 TEST(UnixAttestorTest, ChangedFileIdentityIsHashedAgain) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
-  UnixAttestor a({true, 0}, std::move(p));
+  UnixAttestor a({true, 0}, std::move(p), Now, SameNs());
   ASSERT_TRUE(a.Attest(7).ok());
   raw->procs[7].content = "new content!!!";
   raw->procs[7].file.ctime_sec = 99;
@@ -190,7 +237,7 @@ TEST(UnixAttestorTest, ChangedFileIdentityIsHashedAgain) {
 }
 
 TEST(UnixAttestorTest, ExecutableOverSizeLimitFails) {
-  UnixAttestor a({true, 4}, Standard());
+  UnixAttestor a({true, 4}, Standard(), Now, SameNs());
   absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
   ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("exceeds size limit"));
@@ -199,12 +246,135 @@ TEST(UnixAttestorTest, ExecutableOverSizeLimitFails) {
 TEST(UnixAttestorTest, NegativeSizeLimitNeverHashes) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
-  UnixAttestor a({true, -1}, std::move(p));
+  UnixAttestor a({true, -1}, std::move(p), Now, SameNs());
   absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
   for (const auto& sel : *s) EXPECT_NE(sel.value.rfind("sha256:", 0), 0u);
   EXPECT_EQ(raw->reads, 0);
+}
+
+TEST(UnixAttestorTest, NoPathForProcessInAnotherMountNamespace) {
+  auto ns = SameNs();
+  ns->of[7] = NamespaceId{4, 4026532999};
+  UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
+  // The content hash does not depend on the namespace.
+  EXPECT_THAT(*s, Contains(U("sha256:" + HexEncode(Sha256("binary content")))));
+  EXPECT_THAT(*s, Contains(U("uid:1001")));
+  EXPECT_EQ(a.paths_omitted(), 1u);
+}
+
+TEST(UnixAttestorTest, SameInodeOnAnotherDeviceIsAnotherNamespace) {
+  auto ns = SameNs();
+  ns->of[7] = NamespaceId{5, ns->own->ino};
+  UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
+  EXPECT_EQ(a.paths_omitted(), 1u);
+}
+
+TEST(UnixAttestorTest, NoPathWhenWorkloadNamespaceIsUnreadable) {
+  auto ns = SameNs();
+  ns->of[7] = absl::PermissionDeniedError("open /proc/7/ns/mnt: Permission denied");
+  UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
+  EXPECT_THAT(*s, Contains(U("sha256:" + HexEncode(Sha256("binary content")))));
+  EXPECT_EQ(a.paths_omitted(), 1u);
+}
+
+TEST(UnixAttestorTest, NoPathWhenAgentNamespaceIsUnreadable) {
+  auto ns = SameNs();
+  ns->own = absl::InternalError("/proc/self/ns/mnt is not a namespace file");
+  UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
+  EXPECT_EQ(a.paths_omitted(), 1u);
+}
+
+TEST(UnixAttestorTest, NamespaceIsReadAfterThePath) {
+  auto p = Standard();
+  FakeProcessInfo* raw = p.get();
+  auto ns = std::make_unique<FakeMountNamespaces>(&raw->events);
+  UnixAttestor a({true, 0}, std::move(p), Now, std::move(ns));
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
+  EXPECT_EQ(raw->events, (std::vector<std::string>{"path", "mount_ns"}));
+  EXPECT_EQ(a.paths_omitted(), 0u);
+}
+
+// LogCapture sends the process's log to a temporary file while alive.
+class LogCapture {
+ public:
+  LogCapture() {
+    path_ = dir_.File("log");
+    fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    EXPECT_GE(fd_, 0);
+    EXPECT_TRUE(Logger::Configure("info", "text", fd_));
+  }
+  ~LogCapture() {
+    Logger::Configure("info", "text", 2);
+    close(fd_);
+  }
+  // Lines returns the lines logged that contain `needle`.
+  std::vector<std::string> Lines(absl::string_view needle) const {
+    std::vector<std::string> out;
+    for (absl::string_view l : absl::StrSplit(testutil::ReadFile(path_), '\n')) {
+      if (absl::StrContains(l, needle)) out.emplace_back(l);
+    }
+    return out;
+  }
+
+ private:
+  testutil::TempDir dir_;
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(UnixAttestorTest, OmissionLogIsRateLimited) {
+  LogCapture log;
+  auto ns = SameNs();
+  ns->of[7] = NamespaceId{4, 4026532999};
+  absl::Time now = absl::FromUnixSeconds(1000);
+  UnixAttestor a(
+      {true, 0}, Standard(), [&now] { return now; }, std::move(ns));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(a.Attest(7).ok());
+  EXPECT_EQ(a.paths_omitted(), 50u);
+  std::vector<std::string> lines = log.Lines("left out unix:path");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("pid=7 path=/usr/bin/workload"));
+  EXPECT_THAT(lines[0], HasSubstr("workload is in another mount namespace"));
+  EXPECT_THAT(lines[0], HasSubstr("omissions=1 "));
+  // Still inside the interval: nothing more.
+  now += UnixAttestor::kPathOmittedLogInterval - absl::Seconds(1);
+  ASSERT_TRUE(a.Attest(7).ok());
+  EXPECT_EQ(log.Lines("left out unix:path").size(), 1u);
+  // After it: one line counting everything left out since the first.
+  now += absl::Seconds(1);
+  ASSERT_TRUE(a.Attest(7).ok());
+  lines = log.Lines("left out unix:path");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], HasSubstr("omissions=51 "));
+}
+
+TEST(UnixAttestorTest, UnreadableNamespaceIsLoggedWithTheReason) {
+  LogCapture log;
+  auto ns = SameNs();
+  ns->of[7] = absl::PermissionDeniedError("open /proc/7/ns/mnt: Permission denied");
+  UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
+  ASSERT_TRUE(a.Attest(7).ok());
+  std::vector<std::string> lines = log.Lines("left out unix:path");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("cannot read the mount namespace of the workload: open "
+                                  "/proc/7/ns/mnt: Permission denied"));
+  EXPECT_THAT(lines[0], HasSubstr("omissions=1 "));
 }
 
 TEST(UnixAttestorTest, MissingProcessIsNotFound) {
@@ -267,6 +437,123 @@ TEST(UnixAttestorRealProcTest, SizeLimitBelowOwnBinaryFails) {
 TEST(UnixAttestorRealProcTest, GonePidIsNotFound) {
   UnixAttestor a({}, NewLinuxProcessInfo());
   EXPECT_EQ(a.Attest(0x3ffffff0).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LinuxMountNamespacesTest, OwnIsOwnPidsAndGonePidIsNotFound) {
+  std::unique_ptr<MountNamespaces> ns = NewLinuxMountNamespaces();
+  absl::StatusOr<NamespaceId> own = ns->Own();
+  ASSERT_TRUE(own.ok()) << own.status();
+  absl::StatusOr<NamespaceId> self = ns->Of(getpid());
+  ASSERT_TRUE(self.ok()) << self.status();
+  EXPECT_EQ(*own, *self);
+  struct stat st;
+  ASSERT_EQ(stat("/proc/self/ns/mnt", &st), 0);
+  EXPECT_EQ(own->ino, static_cast<uint64_t>(st.st_ino));
+  EXPECT_EQ(ns->Of(0x3ffffff0).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LinuxMountNamespacesTest, ProcRootThatIsNotProcfsIsAnError) {
+  testutil::TempDir fake_proc;
+  ASSERT_EQ(mkdir(fake_proc.File("self").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(fake_proc.File("self/ns").c_str(), 0755), 0);
+  testutil::WriteFile(fake_proc.File("self/ns/mnt"), "");
+  absl::StatusOr<NamespaceId> own = NewLinuxMountNamespaces(fake_proc.path())->Own();
+  EXPECT_EQ(own.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(own.status().message()), HasSubstr("is not a namespace file"));
+}
+
+// The attack: an unprivileged user (uid 65534) creates a user and mount
+// namespace with util-linux unshare, bind-mounts another binary over a
+// path and execs that path, so /proc/<pid>/exe names it.
+class MountNamespaceAttackTest : public ::testing::Test {
+ protected:
+  static constexpr char kUnshare[] = "/usr/bin/unshare";
+
+  void SetUp() override {
+    if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the attacker as uid 65534";
+    ASSERT_EQ(access(kUnshare, X_OK), 0) << kUnshare << " (util-linux) is not installed";
+    int max_userns = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(
+        absl::StripAsciiWhitespace(testutil::ReadFile("/proc/sys/user/max_user_namespaces")),
+        &max_userns));
+    ASSERT_GT(max_userns, 0) << "user namespaces are disabled (user.max_user_namespaces)";
+    std::ifstream clone("/proc/sys/kernel/unprivileged_userns_clone");
+    int allowed = 1;
+    if (clone >> allowed) {
+      ASSERT_EQ(allowed, 1) << "kernel.unprivileged_userns_clone is 0";
+    }
+    // Both binaries are sleep(1); the other one has bytes appended, so its
+    // content and hash differ.
+    std::string sleep_bin = testutil::ReadFile("/bin/sleep");
+    ASSERT_FALSE(sleep_bin.empty());
+    registered_ = dir_.File("registered");
+    other_ = dir_.File("other");
+    testutil::WriteFile(registered_, sleep_bin, 0755);
+    testutil::WriteFile(other_, sleep_bin + "\nanother binary\n", 0755);
+    registered_sha_ = HexEncode(Sha256(testutil::ReadFile(registered_)));
+    other_sha_ = HexEncode(Sha256(testutil::ReadFile(other_)));
+    ASSERT_NE(registered_sha_, other_sha_);
+  }
+
+  static testutil::ProcessOptions AsNobody() {
+    testutil::ProcessOptions o;
+    o.uid = testutil::kTestUidA;
+    o.gid = testutil::kTestUidA;
+    return o;
+  }
+
+  // WaitForExe waits until /proc/<pid>/exe of `p` names `path` (its exec is
+  // done).
+  static bool WaitForExe(testutil::Subprocess* p, const std::string& path) {
+    return testutil::WaitFor([&] {
+             char buf[4096];
+             ssize_t n =
+                 readlink(absl::StrCat("/proc/", p->pid(), "/exe").c_str(), buf, sizeof(buf));
+             return !p->Running() || (n > 0 && std::string(buf, n) == path);
+           }) &&
+           p->Running();
+  }
+
+  testutil::TempDir dir_;
+  std::string registered_, other_;
+  std::string registered_sha_, other_sha_;
+};
+
+TEST_F(MountNamespaceAttackTest, BindMountedImpostorGetsNoPathAndItsRealHash) {
+  testutil::Subprocess attacker(
+      {kUnshare, "-Urm", "/bin/sh", "-c", "/usr/bin/mount --bind \"$1\" \"$2\" && exec \"$2\" 600",
+       "sh", other_, registered_},
+      AsNobody());
+  ASSERT_TRUE(WaitForExe(&attacker, registered_)) << attacker.Stderr();
+  // The staging worked: the kernel names the registered path, from another
+  // mount namespace.
+  std::unique_ptr<MountNamespaces> ns = NewLinuxMountNamespaces();
+  ASSERT_TRUE(ns->Of(attacker.pid()).ok());
+  ASSERT_NE(*ns->Of(attacker.pid()), *ns->Own());
+
+  UnixAttestor a({true, 0}, NewLinuxProcessInfo());
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(attacker.pid());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(*s, Contains(U(absl::StrCat("uid:", testutil::kTestUidA))));
+  EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
+  EXPECT_THAT(*s, Not(Contains(U("path:" + registered_))));
+  // The hash is of the binary running (opened through /proc/<pid>/exe),
+  // not of the file the path names in the agent's namespace.
+  EXPECT_THAT(*s, Contains(U("sha256:" + other_sha_)));
+  EXPECT_THAT(*s, Not(Contains(U("sha256:" + registered_sha_))));
+  EXPECT_EQ(a.paths_omitted(), 1u);
+}
+
+TEST_F(MountNamespaceAttackTest, SameBinaryInTheAgentNamespaceGetsItsPath) {
+  testutil::Subprocess legit({registered_, "600"}, AsNobody());
+  ASSERT_TRUE(WaitForExe(&legit, registered_)) << legit.Stderr();
+  UnixAttestor a({true, 0}, NewLinuxProcessInfo());
+  absl::StatusOr<std::vector<Selector>> s = a.Attest(legit.pid());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(*s, Contains(U(absl::StrCat("uid:", testutil::kTestUidA))));
+  EXPECT_THAT(*s, Contains(U("path:" + registered_)));
+  EXPECT_THAT(*s, Contains(U("sha256:" + registered_sha_)));
+  EXPECT_EQ(a.paths_omitted(), 0u);
 }
 
 }  // namespace

@@ -21,14 +21,15 @@ class ServerChannelCredentialsTest : public ::testing::Test {
   void SetUp() override {
     absl::StatusOr<EvpPkeyPtr> ca_key = GenerateKey(KeyType::kEcP256);
     ASSERT_TRUE(ca_key.ok()) << ca_key.status();
-    CaParams cp{td_};
-    cp.now = absl::Now();
+    CaParams cp{td_, "Signet CA", "SPIFFE", absl::Now(), absl::Hours(1)};
     absl::StatusOr<X509Ptr> ca = CreateSelfSignedCa(ca_key->get(), cp);
     ASSERT_TRUE(ca.ok()) << ca.status();
     absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcP256);
     ASSERT_TRUE(key.ok()) << key.status();
-    LeafParams lp{*SpiffeId::FromString("spiffe://example.org/spire/agent/join_token/t")};
-    lp.now = absl::Now();
+    LeafParams lp{*SpiffeId::FromString("spiffe://example.org/spire/agent/join_token/t"),
+                  {},
+                  absl::Now(),
+                  absl::Minutes(30)};
     absl::StatusOr<X509Ptr> leaf = IssueLeaf(ca->get(), ca_key->get(), key->get(), lp);
     ASSERT_TRUE(leaf.ok()) << leaf.status();
     bundle_.AddX509Authority(CopyCert(ca->get()));
@@ -95,7 +96,7 @@ TEST_F(ServerChannelCredentialsTest, IdentityWithoutCertificateIsRefused) {
   absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcP256);
   ASSERT_TRUE(key.ok());
   no_chain.key = std::move(*key);
-  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), &bundle_}) {
+  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c =
         ServerChannelCredentials(td_, b, &no_chain);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
@@ -106,7 +107,7 @@ TEST_F(ServerChannelCredentialsTest, IdentityWithoutCertificateIsRefused) {
 TEST_F(ServerChannelCredentialsTest, IdentityWithoutKeyIsRefused) {
   AgentIdentity no_key;
   no_key.chain.push_back(CopyCert(identity_.chain[0].get()));
-  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), &bundle_}) {
+  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c =
         ServerChannelCredentials(td_, b, &no_key);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);

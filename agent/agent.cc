@@ -217,9 +217,9 @@ absl::Status Agent::AttestOnce() {
   absl::StatusOr<SpiffeId> sid = VerifyX509Svid(id->chain, returned, now);
   if (!sid.ok()) sid = VerifyX509Svid(id->chain, returned, now + kServerClockSkewLeeway);
   if (!sid.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the agent SVID the server issued does not chain to the bundle it returned: ",
-        sid.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the agent SVID the server issued does not chain to the bundle it returned: ",
+                     sid.status().message()));
   }
   if (absl::Status s = PersistBundle(out.bundle); !s.ok()) {
     // Without the kept bundle the next start would bootstrap insecurely

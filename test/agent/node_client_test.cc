@@ -96,7 +96,8 @@ TEST_F(ServerChannelCredentialsTest, IdentityWithoutCertificateIsRefused) {
   absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcP256);
   ASSERT_TRUE(key.ok());
   no_chain.key = std::move(*key);
-  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
+  for (const Bundle* b :
+       {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c =
         ServerChannelCredentials(td_, b, &no_chain);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
@@ -107,7 +108,8 @@ TEST_F(ServerChannelCredentialsTest, IdentityWithoutCertificateIsRefused) {
 TEST_F(ServerChannelCredentialsTest, IdentityWithoutKeyIsRefused) {
   AgentIdentity no_key;
   no_key.chain.push_back(CopyCert(identity_.chain[0].get()));
-  for (const Bundle* b : {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
+  for (const Bundle* b :
+       {static_cast<const Bundle*>(nullptr), static_cast<const Bundle*>(&bundle_)}) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c =
         ServerChannelCredentials(td_, b, &no_key);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);

@@ -53,7 +53,8 @@ void SetPort(const AgentProcess& agent, int port) {
 void MakeInsecure(const AgentProcess& agent, int port = 0) {
   std::string path = agent.dir().File("agent.yaml");
   std::string cfg = testutil::ReadFile(path);
-  std::string line = absl::StrCat("  trust_bundle_path: \"", agent.dir().File("bundle.pem"), "\"\n");
+  std::string line =
+      absl::StrCat("  trust_bundle_path: \"", agent.dir().File("bundle.pem"), "\"\n");
   ASSERT_NE(cfg.find(line), std::string::npos) << cfg;
   cfg = absl::StrReplaceAll(cfg, {{line, "  insecure_bootstrap: true\n"}});
   testutil::WriteFile(path, cfg);
@@ -80,8 +81,7 @@ int Count(const std::string& hay, const std::string& needle) {
 
 // BundleDer returns the concatenated DER of the PEM bundle `pem`.
 std::string BundleDer(const std::string& pem) {
-  absl::StatusOr<Bundle> b =
-      Bundle::FromX509Pem(*TrustDomain::FromString("example.org"), pem);
+  absl::StatusOr<Bundle> b = Bundle::FromX509Pem(*TrustDomain::FromString("example.org"), pem);
   EXPECT_TRUE(b.ok()) << b.status();
   return b.ok() ? b->X509AuthoritiesDer() : "";
 }
@@ -162,8 +162,7 @@ TEST_F(InsecureBootstrapTest, PinnedBundleRefusesAnotherServerAfterRestart) {
   // With its kept SVID the agent goes straight to the entry stream: refused.
   const std::string reconnecting = "entry stream from the server ended; reconnecting ";
   ASSERT_TRUE(agent.Start("", /*wait_healthy=*/false)) << agent.Logs();
-  ASSERT_TRUE(testutil::WaitFor(
-      [&] { return Count(agent.Logs(), reconnecting + refused) >= 2; }))
+  ASSERT_TRUE(testutil::WaitFor([&] { return Count(agent.Logs(), reconnecting + refused) >= 2; }))
       << agent.Logs();
   EXPECT_EQ(agent.Cli({"healthcheck"}).exit_code, 1);
   EXPECT_EQ(agent.Stop(), 0);
@@ -193,13 +192,12 @@ TEST_F(InsecureBootstrapTest, UnreachableServerIsRetriedAndTheAgentStopsCleanly)
   const int port = testutil::FreeTcpPort();  // nothing listens there
   MakeInsecure(agent, port);
   ASSERT_TRUE(agent.Start(server_.GenerateToken(), /*wait_healthy=*/false)) << agent.Logs();
-  const std::string retry = absl::StrCat(
-      kRetrying,
-      " error=\"UNAVAILABLE: failed to connect to all addresses; last error: UNKNOWN: "
-      "ipv4:127.0.0.1:",
-      port, ": Failed to connect to remote host: Connection refused\"");
-  ASSERT_TRUE(testutil::WaitFor([&] { return Count(agent.Logs(), retry) >= 2; }))
-      << agent.Logs();
+  const std::string retry =
+      absl::StrCat(kRetrying,
+                   " error=\"UNAVAILABLE: failed to connect to all addresses; last error: UNKNOWN: "
+                   "ipv4:127.0.0.1:",
+                   port, ": Failed to connect to remote host: Connection refused\"");
+  ASSERT_TRUE(testutil::WaitFor([&] { return Count(agent.Logs(), retry) >= 2; })) << agent.Logs();
   EXPECT_TRUE(agent.Running());
   EXPECT_THAT(agent.Logs(), HasSubstr(kInsecureWarning));
   // SIGTERM: a normal exit, status 0, not a signal (gRPC's abort was 134).
@@ -227,8 +225,8 @@ TEST_F(InsecureBootstrapTest, MissingTrustBundleFileIsAClearError) {
   ASSERT_EQ(unlink(agent.dir().File("bundle.pem").c_str()), 0);
   RunResult r = RunAgent(agent, server_.GenerateToken());
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err,
-              HasSubstr(absl::StrCat("cannot read trust_bundle_path ", agent.dir().File("bundle.pem"))));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("cannot read trust_bundle_path ",
+                                            agent.dir().File("bundle.pem"))));
 }
 
 // A kept bundle that cannot be used never sends the agent back to an
@@ -240,10 +238,10 @@ TEST_F(InsecureBootstrapTest, EmptyKeptBundleIsAnErrorNotANewBootstrap) {
   testutil::WriteFile(agent.dir().File("data/bundle.pem"), "", 0600);
   RunResult r = RunAgent(agent, server_.GenerateToken());
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("the trust bundle kept in ",
-                                            agent.dir().File("data/bundle.pem"),
-                                            " is invalid: empty certificate PEM; insecure_bootstrap "
-                                            "does not bootstrap again while data_dir holds a bundle")));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
+                         "the trust bundle kept in ", agent.dir().File("data/bundle.pem"),
+                         " is invalid: empty certificate PEM; insecure_bootstrap "
+                         "does not bootstrap again while data_dir holds a bundle")));
   EXPECT_THAT(r.err, Not(HasSubstr(kInsecureWarning)));
 }
 
@@ -256,9 +254,10 @@ TEST_F(InsecureBootstrapTest, KeptBundleWritableByOthersIsAnError) {
   ASSERT_EQ(chmod(kept.c_str(), 0666), 0);
   RunResult r = RunAgent(agent, server_.GenerateToken());
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
-                         "the trust bundle kept in ", kept,
-                         " is not a regular file owned by the agent's user and writable by it only")));
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat(
+                  "the trust bundle kept in ", kept,
+                  " is not a regular file owned by the agent's user and writable by it only")));
 }
 
 TEST_F(InsecureBootstrapTest, KeptBundleSymlinkIsAnError) {

@@ -260,6 +260,53 @@ TEST_F(InsecureBootstrapTest, KeptBundleWritableByOthersIsAnError) {
                   " is not a regular file owned by the agent's user and writable by it only")));
 }
 
+TEST_F(InsecureBootstrapTest, KeptBundleOwnedByAnotherUserIsAnError) {
+  if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to give the file to another uid";
+  AgentProcess agent(server_, "");
+  MakeInsecure(agent);
+  ASSERT_EQ(mkdir(agent.dir().File("data").c_str(), 0700), 0);
+  std::string kept = agent.dir().File("data/bundle.pem");
+  testutil::WriteFile(kept, server_.BundlePem(), 0600);
+  ASSERT_EQ(chown(kept.c_str(), testutil::kTestUidA, testutil::kTestUidA), 0);
+  RunResult r = RunAgent(agent, server_.GenerateToken());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat(
+                  "the trust bundle kept in ", kept,
+                  " is not a regular file owned by the agent's user and writable by it only")));
+}
+
+TEST_F(InsecureBootstrapTest, OversizedKeptBundleIsAnError) {
+  AgentProcess agent(server_, "");
+  MakeInsecure(agent);
+  ASSERT_EQ(mkdir(agent.dir().File("data").c_str(), 0700), 0);
+  std::string kept = agent.dir().File("data/bundle.pem");
+  std::string pem = server_.BundlePem();
+  pem.append((1 << 20) + 1 - pem.size(), '\n');
+  testutil::WriteFile(kept, pem, 0600);
+  RunResult r = RunAgent(agent, server_.GenerateToken());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("the trust bundle kept in ", kept,
+                                            " is larger than 1048576 bytes")));
+}
+
+// The bundle cannot be kept (its temporary file's name is taken by a
+// directory): the insecure bootstrap fails rather than leave the next start
+// to bootstrap insecurely again.
+TEST_F(InsecureBootstrapTest, BundleThatCannotBeKeptFailsTheBootstrap) {
+  AgentProcess agent(server_, "");
+  MakeInsecure(agent);
+  ASSERT_EQ(mkdir(agent.dir().File("data").c_str(), 0700), 0);
+  std::string tmp = agent.dir().File("data/bundle.pem.tmp");
+  ASSERT_EQ(mkdir(tmp.c_str(), 0700), 0);
+  RunResult r = RunAgent(agent, server_.GenerateToken());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat("insecure_bootstrap: cannot pin the server's bundle: open ",
+                                     tmp, ": Is a directory")));
+  EXPECT_NE(access(agent.dir().File("data/bundle.pem").c_str(), F_OK), 0);
+}
+
 TEST_F(InsecureBootstrapTest, KeptBundleSymlinkIsAnError) {
   AgentProcess agent(server_, "");
   MakeInsecure(agent);

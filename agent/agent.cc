@@ -202,12 +202,32 @@ absl::Status Agent::AttestOnce() {
     return absl::FailedPreconditionError(
         absl::StrCat("server bundle is for trust domain ", out.bundle.trust_domain().name()));
   }
+  if (out.bundle.x509_authorities().empty()) {
+    return absl::FailedPreconditionError("server returned a bundle with no X.509 authority");
+  }
   auto id = std::make_shared<AgentIdentity>();
   id->chain = std::move(out.chain);
   id->key = std::move(key);
-  absl::StatusOr<SpiffeId> sid = SpiffeIdFromCert(id->chain[0].get());
-  if (!sid.ok()) return sid.status();
+  // The agent SVID must chain to the bundle about to be installed (and, after
+  // an insecure bootstrap, pinned): a restart checks the kept SVID against it.
+  // The server's clock may be ahead of ours by the leeway.
+  BundleSet returned;
+  returned.Put(out.bundle);
+  absl::Time now = absl::Now();
+  absl::StatusOr<SpiffeId> sid = VerifyX509Svid(id->chain, returned, now);
+  if (!sid.ok()) sid = VerifyX509Svid(id->chain, returned, now + kServerClockSkewLeeway);
+  if (!sid.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the agent SVID the server issued does not chain to the bundle it returned: ",
+                     sid.status().message()));
+  }
   if (absl::Status s = PersistBundle(out.bundle); !s.ok()) {
+    // Without the kept bundle the next start would bootstrap insecurely
+    // again: an insecure bootstrap fails instead.
+    if (bundle == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("insecure_bootstrap: cannot pin the server's bundle: ", s.message()));
+    }
     LogWarn("could not persist bundle", {{"error", s.ToString()}});
   }
   if (absl::Status s = PersistIdentity(*id); !s.ok()) {
@@ -222,34 +242,90 @@ absl::Status Agent::AttestOnce() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<Bundle>> Agent::LoadKeptBundle() const {
+  const std::string path = DataFile(kBundleFile);
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the trust bundle kept in ", path, ": ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 022) != 0) {
+    close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("the trust bundle kept in ", path,
+                     " is not a regular file owned by the agent's user and writable by it only"));
+  }
+  if (st.st_size > kMaxKeptBundleBytes) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the trust bundle kept in ", path, " is larger than ", kMaxKeptBundleBytes, " bytes"));
+  }
+  std::string pem(static_cast<size_t>(st.st_size), '\0');
+  size_t off = 0;
+  while (off < pem.size()) {
+    ssize_t n = read(fd, pem.data() + off, pem.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  close(fd);
+  pem.resize(off);
+  absl::StatusOr<Bundle> b = Bundle::FromX509Pem(td_, pem);
+  if (!b.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the trust bundle kept in ", path, " is invalid: ", b.status().message()));
+  }
+  return std::optional<Bundle>(std::move(*b));
+}
+
 absl::Status Agent::Attest() {
-  // Bootstrap trust: a bundle kept from an earlier run is newer than the
-  // configured one.
+  // Bootstrap trust. A bundle kept in data_dir from an earlier run is newer
+  // than the configured one; after an insecure bootstrap it is the pinned
+  // trust anchor, so a kept bundle that cannot be used is an error rather
+  // than a reason to bootstrap insecurely again.
   std::shared_ptr<const Bundle> bundle;
-  for (const std::string& path : {DataFile(kBundleFile), config_.trust_bundle_path}) {
-    if (path.empty()) continue;
+  absl::StatusOr<std::optional<Bundle>> kept_bundle = LoadKeptBundle();
+  if (kept_bundle.ok() && kept_bundle->has_value()) {
+    bundle = std::make_shared<const Bundle>(std::move(**kept_bundle));
+    if (config_.insecure_bootstrap) {
+      LogInfo("insecure_bootstrap: verifying the server against the bundle pinned in data_dir",
+              {{"path", DataFile(kBundleFile)}});
+    }
+  } else if (!kept_bundle.ok()) {
+    if (config_.trust_bundle_path.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kept_bundle.status().message(),
+                       "; insecure_bootstrap does not bootstrap again while data_dir holds a "
+                       "bundle: remove the file to bootstrap again"));
+    }
+    LogWarn("ignoring the trust bundle kept in data_dir; using trust_bundle_path",
+            {{"error", kept_bundle.status().ToString()}});
+  }
+  if (!bundle && !config_.trust_bundle_path.empty()) {
+    const std::string& path = config_.trust_bundle_path;
     absl::StatusOr<std::string> pem = ReadFileBytes(path);
     if (!pem.ok()) {
-      if (path == config_.trust_bundle_path) {
-        return absl::FailedPreconditionError(absl::StrCat("cannot read trust_bundle_path ", path));
-      }
-      continue;
+      return absl::FailedPreconditionError(absl::StrCat("cannot read trust_bundle_path ", path));
     }
     absl::StatusOr<Bundle> b = Bundle::FromX509Pem(td_, *pem);
     if (!b.ok()) {
-      if (path == config_.trust_bundle_path) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("invalid trust bundle ", path, ": ", b.status().message()));
-      }
-      continue;
+      return absl::FailedPreconditionError(
+          absl::StrCat("invalid trust bundle ", path, ": ", b.status().message()));
     }
     bundle = std::make_shared<const Bundle>(std::move(*b));
-    break;
   }
   if (!bundle && !config_.insecure_bootstrap) {
     return absl::FailedPreconditionError("no trust bundle: set trust_bundle_path");
   }
-  if (!bundle) LogWarn("insecure_bootstrap: the server's identity is not verified for attestation");
+  if (!bundle) {
+    LogWarn(
+        "insecure_bootstrap: the server's certificate is not verified for the first node "
+        "attestation; the bundle the server returns is then kept in data_dir and pinned",
+        {{"path", DataFile(kBundleFile)}});
+  }
   {
     absl::MutexLock l(&mu_);
     bundle_ = bundle;
@@ -454,6 +530,9 @@ bool Agent::ApplySync(const signet::agent::SyncResponse& resp) {
     } else if (b->trust_domain() != td_) {
       LogError("server sent a bundle for another trust domain",
                {{"trust_domain", b->trust_domain().name()}});
+    } else if (b->x509_authorities().empty()) {
+      // Neither installed nor kept: nothing could verify the server then.
+      LogError("server sent a bundle with no X.509 authority; keeping the current one");
     } else {
       absl::MutexLock l(&mu_);
       bool x509_changed = !bundle_ || bundle_->X509AuthoritiesDer() != b->X509AuthoritiesDer();

@@ -5,6 +5,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -50,6 +51,8 @@ class Agent : public Manager {
   // Entries in one sync message, or SVIDs minted in one pass, from which the
   // worker returns freed heap to the system (malloc_trim) afterwards.
   static constexpr size_t kTrimThreshold = 256;
+  // Largest trust bundle file kept in data_dir that is read at start.
+  static constexpr off_t kMaxKeptBundleBytes = 1 << 20;
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentConfig config);
   ~Agent() override;
@@ -99,6 +102,11 @@ class Agent : public Manager {
   // Persistence of agent SVID, key and bundle in data_dir (0600).
   absl::Status PersistIdentity(const AgentIdentity& id);
   absl::Status PersistBundle(const Bundle& b);
+  // LoadKeptBundle returns the bundle kept in data_dir, nullopt when there is
+  // none, or FailedPrecondition when the file is unusable (unreadable, a
+  // symlink, not owned by us or writable by others, too large, no
+  // certificate).
+  absl::StatusOr<std::optional<Bundle>> LoadKeptBundle() const;
   absl::StatusOr<std::shared_ptr<const AgentIdentity>> LoadPersistedIdentity(const Bundle* bundle);
   // AttestOnce performs one node attestation and installs the result.
   absl::Status AttestOnce();

@@ -31,6 +31,12 @@ namespace {
 // chain rejected at `now` is tried again at `now + leeway`, which accepts a
 // NotBefore that is still (by our clock) in the future but never an expired
 // certificate (one expired at `now` is expired later too).
+//
+// Without a bundle (insecure bootstrap) only the URI SAN is compared: that
+// catches a server_address that points at another trust domain's server,
+// but anyone can put that SAN in a certificate, so it authenticates nothing.
+// A refusal reaches the caller as Unavailable whose message ends with this
+// verifier's reason.
 class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier {
  public:
   ServerIdVerifier(std::string expected, std::shared_ptr<const BundleSet> bundles)
@@ -94,13 +100,25 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 std::string ServerSpiffeId(const TrustDomain& td) { return td.IdString() + "/spire/server"; }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::string& target,
-                                                                const TrustDomain& td,
-                                                                const Bundle* bundle,
-                                                                const AgentIdentity* identity) {
-  std::string roots = bundle ? bundle->X509AuthoritiesPem() : "";
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerChannelCredentials(
+    const TrustDomain& td, const Bundle* bundle, const AgentIdentity* identity) {
+  // gRPC aborts the process (an assertion, not an error) when a certificate
+  // provider holds neither roots nor an identity, and fails handshakes
+  // obscurely on an empty chain: refuse both here with a Status.
+  std::string roots;
+  if (bundle != nullptr) {
+    if (bundle->x509_authorities().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the trust bundle of ", td.name(), " holds no X.509 authority to verify the server"));
+    }
+    roots = bundle->X509AuthoritiesPem();
+    if (roots.empty()) return absl::InternalError("cannot encode the trust bundle");
+  }
   std::vector<grpc::experimental::IdentityKeyCertPair> pairs;
-  if (identity) {
+  if (identity != nullptr) {
+    if (identity->chain.empty() || identity->key == nullptr) {
+      return absl::InvalidArgumentError("the agent identity has no certificate or no key");
+    }
     grpc::experimental::IdentityKeyCertPair p;
     ASSIGN_OR_RETURN(p.private_key, PrivateKeyToPkcs8Pem(identity->key.get()));
     for (const X509Ptr& c : identity->chain) {
@@ -109,21 +127,22 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::strin
     }
     pairs.push_back(std::move(p));
   }
-  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
-  if (!roots.empty()) {
-    provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(roots, pairs);
-  } else {
-    provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs);
-  }
   grpc::experimental::TlsChannelCredentialsOptions opts;
-  opts.set_certificate_provider(provider);
+  // Without a bundle (insecure bootstrap) and without an identity (node
+  // attestation) there is nothing to provide: no provider at all, which
+  // gRPC allows on the client side.
+  if (!roots.empty() || !pairs.empty()) {
+    opts.set_certificate_provider(
+        std::make_shared<grpc::experimental::StaticDataCertificateProvider>(roots, pairs));
+  }
   if (!roots.empty()) opts.watch_root_certs();
-  if (identity) opts.watch_identity_key_cert_pairs();
-  // Chain verification is ServerIdVerifier's (with the clock skew leeway).
+  if (!pairs.empty()) opts.watch_identity_key_cert_pairs();
+  // Chain verification is ServerIdVerifier's (with the clock skew leeway);
+  // none at all in an insecure bootstrap.
   opts.set_verify_server_certs(false);
   opts.set_check_call_host(false);
   std::shared_ptr<BundleSet> bundles;
-  if (bundle) {
+  if (bundle != nullptr) {
     bundles = std::make_shared<BundleSet>();
     bundles->Put(*bundle);
   }
@@ -132,6 +151,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::strin
           ServerSpiffeId(td), std::move(bundles)));
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::experimental::TlsCredentials(opts);
   if (!creds) return absl::InternalError("could not build TLS channel credentials");
+  return creds;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::string& target,
+                                                                const TrustDomain& td,
+                                                                const Bundle* bundle,
+                                                                const AgentIdentity* identity) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                   ServerChannelCredentials(td, bundle, identity));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);

@@ -4,6 +4,7 @@
 #define SIGNET_AGENT_NODE_CLIENT_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 
 #include <memory>
 #include <string>
@@ -32,11 +33,18 @@ inline constexpr absl::Duration kServerClockSkewLeeway = absl::Minutes(5);
 // ServerSpiffeId returns "spiffe://<td>/spire/server".
 std::string ServerSpiffeId(const TrustDomain& td);
 
-// NewServerChannel returns a TLS channel to `target` that trusts `bundle`'s
-// X.509 authorities (or, when `bundle` is null, any certificate: insecure
-// bootstrap), requires the server's URI SAN to be ServerSpiffeId(td), and
-// presents `identity` when not null. Internal when the credentials cannot be
-// built.
+// ServerChannelCredentials returns TLS credentials that trust `bundle`'s
+// X.509 authorities (or, when `bundle` is null, any certificate chain:
+// insecure bootstrap), require the server's URI SAN to be
+// ServerSpiffeId(td), and present `identity` when not null.
+// FailedPrecondition when `bundle` holds no X.509 authority, InvalidArgument
+// when `identity` lacks its certificate or key, Internal when gRPC cannot
+// build the credentials. No argument reaches one of gRPC's assertions.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerChannelCredentials(
+    const TrustDomain& td, const Bundle* bundle, const AgentIdentity* identity);
+
+// NewServerChannel returns a channel to `target` with
+// ServerChannelCredentials(td, bundle, identity), or its error.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(
     const std::string& target, const TrustDomain& td, const Bundle* bundle,
     const AgentIdentity* identity);

@@ -73,6 +73,26 @@ TEST(AgentConfigTest, InsecureBootstrapOnlyWhenExplicit) {
   EXPECT_TRUE(ok->insecure_bootstrap);
 }
 
+TEST(AgentConfigTest, InsecureBootstrapWithTrustBundlePathIsAnError) {
+  std::string y = kGood;
+  y.insert(y.find("plugins:"), "  insecure_bootstrap: true\n");
+  auto c = Load(y);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("insecure_bootstrap: cannot be combined with trust_bundle_path"));
+}
+
+TEST(AgentConfigTest, EmptyTrustBundlePathWithoutInsecureBootstrapIsAnError) {
+  std::string y = kGood;
+  y.replace(y.find("  trust_bundle_path: \"/tmp/b.pem\"\n"),
+            std::string("  trust_bundle_path: \"/tmp/b.pem\"\n").size(),
+            "  trust_bundle_path: \"\"\n  insecure_bootstrap: false\n");
+  auto c = Load(y);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("trust_bundle_path: is required unless insecure_bootstrap is true"));
+}
+
 TEST(AgentConfigTest, MissingWorkloadAttestorIsAnError) {
   std::string y = std::string(kGood).substr(0, std::string(kGood).find("  WorkloadAttestor:"));
   auto c = Load(y);

@@ -338,8 +338,8 @@ int FetchJwt(const ParsedFlags& f) {
     return 0;
   }
   for (const JWTSVID& j : resp.svids()) {
-    std::cout << "token(" << EscapeForDisplay(j.spiffe_id()) << "):\n\t" << EscapeForDisplay(j.svid())
-              << "\n";
+    std::cout << "token(" << EscapeForDisplay(j.spiffe_id()) << "):\n\t"
+              << EscapeForDisplay(j.svid()) << "\n";
   }
   for (const auto& [td, jwks] : bundles.bundles()) {
     std::cout << "bundle(" << EscapeForDisplay(td) << "):\n\t" << EscapeJsonUnsafe(jwks) << "\n";

@@ -49,8 +49,8 @@ size_t DecodeUtf8(absl::string_view s, size_t i, char32_t* cp) {
 }  // namespace
 
 bool IsUnsafeCodePoint(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-         cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 absl::Status CheckDisplaySafe(absl::string_view what, absl::string_view s) {
@@ -59,15 +59,14 @@ absl::Status CheckDisplaySafe(absl::string_view what, absl::string_view s) {
     char32_t cp = 0;
     size_t n = DecodeUtf8(s, i, &cp);
     if (n == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " is not valid UTF-8 (byte ", i, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8 (byte ", i, ")"));
     }
     if (IsUnsafeCodePoint(cp)) {
       const bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s contains %s U+%04X at byte %d", what,
-          control ? "control character" : "bidirectional formatting character",
-          static_cast<uint32_t>(cp), i));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s contains %s U+%04X at byte %d", what,
+                          control ? "control character" : "bidirectional formatting character",
+                          static_cast<uint32_t>(cp), i));
     }
     i += n;
   }

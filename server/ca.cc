@@ -137,8 +137,8 @@ absl::Status ServerCa::Load() {
       absl::StatusOr<X509Ptr> cert = absl::InvalidArgumentError("not base64");
       if (absl::Base64Unescape(f["cert"], &der)) cert = ParseCertDer(der);
       if (!cert.ok()) {
-        RETURN_IF_ERROR(unusable(r.name, "the CA certificate record is invalid",
-                                 cert.status().message()));
+        RETURN_IF_ERROR(
+            unusable(r.name, "the CA certificate record is invalid", cert.status().message()));
         continue;
       }
       absl::StatusOr<EvpPkeyPtr> key = km_->GetKey(s.key_name);
@@ -149,8 +149,8 @@ absl::Status ServerCa::Load() {
                   {{"slot", r.name}, {"key", km_->Location(s.key_name)}});
           continue;
         }
-        RETURN_IF_ERROR(unusable(r.name, "the X.509 CA key cannot be used",
-                                 key.status().message()));
+        RETURN_IF_ERROR(
+            unusable(r.name, "the X.509 CA key cannot be used", key.status().message()));
         continue;
       }
       s.cert = std::move(*cert);
@@ -178,8 +178,7 @@ absl::Status ServerCa::Load() {
       (r.name == kJwtCurrent ? jwt_current_ : jwt_next_) = std::move(s);
     }
   }
-  if (opts_.refuse_lost_keys && x509_current_.empty() && x509_next_.empty() &&
-      !lost_x509.empty()) {
+  if (opts_.refuse_lost_keys && x509_current_.empty() && x509_next_.empty() && !lost_x509.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the datastore records an X.509 CA whose key file is missing: ",
                      absl::StrJoin(lost_x509, ", ")));

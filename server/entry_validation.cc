@@ -2,8 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/text.h"
@@ -16,15 +16,6 @@ namespace {
 // gid_t numbers (see attestors/unix). An entry selector matches by exact
 // string, so anything else there could never match a workload.
 constexpr const char* kUnixNumericSelectors[] = {"uid", "gid", "supplementary_gid"};
-
-// QuoteForMessage returns `s` quoted for an error message: escaped (see
-// EscapeForDisplay) and cut to 256 bytes, so a huge value cannot push the
-// message past the gRPC metadata limit.
-std::string QuoteForMessage(absl::string_view s) {
-  constexpr size_t kMax = 256;
-  if (s.size() <= kMax) return absl::StrCat("\"", EscapeForDisplay(s), "\"");
-  return absl::StrCat("\"", EscapeForDisplay(s.substr(0, kMax)), "\"... (", s.size(), " bytes)");
-}
 
 // IsCanonicalUint32 reports whether `s` is a decimal number in [0, 2^32-1]
 // without sign or leading zeros, as the attestor prints one.
@@ -41,6 +32,12 @@ bool IsCanonicalUint32(absl::string_view s) {
 
 std::string ServerSpiffeId(const TrustDomain& td) { return td.IdString() + "/spire/server"; }
 
+std::string QuoteForMessage(absl::string_view s) {
+  constexpr size_t kMax = 256;
+  if (s.size() <= kMax) return absl::StrCat("\"", EscapeForDisplay(s), "\"");
+  return absl::StrCat("\"", EscapeForDisplay(s.substr(0, kMax)), "\"... (", s.size(), " bytes)");
+}
+
 absl::Status ValidateSelector(const signet::types::Selector& s) {
   if (s.type().empty()) return absl::InvalidArgumentError("selector type must not be empty");
   RETURN_IF_ERROR(CheckDisplaySafe("selector type", s.type()));
@@ -52,8 +49,8 @@ absl::Status ValidateSelector(const signet::types::Selector& s) {
     return absl::InvalidArgumentError(
         absl::StrCat("selector type \"", s.type(), "\" must not contain \":\""));
   }
-  RETURN_IF_ERROR(
-      CheckDisplaySafe(absl::StrCat("selector value (selector type \"", s.type(), "\")"), s.value()));
+  RETURN_IF_ERROR(CheckDisplaySafe(
+      absl::StrCat("selector value (selector type \"", s.type(), "\")"), s.value()));
   if (s.type() == "unix") {
     for (const char* name : kUnixNumericSelectors) {
       absl::string_view v = s.value();
@@ -79,7 +76,8 @@ absl::StatusOr<signet::types::Selector> ParseSelector(absl::string_view s) {
   out.set_value(std::string(s.substr(colon + 1)));
   absl::Status st = ValidateSelector(out);
   if (!st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("selector ", QuoteForMessage(s), ": ", st.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("selector ", QuoteForMessage(s), ": ", st.message()));
   }
   return out;
 }
@@ -151,9 +149,8 @@ absl::Status ValidateEntry(signet::types::RegistrationEntry& e, const TrustDomai
     if (e.parent_id().empty()) return absl::InvalidArgumentError("parent_id is required");
     absl::StatusOr<SpiffeId> pid = SpiffeId::FromString(e.parent_id());
     if (!pid.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid parent_id ", QuoteForMessage(e.parent_id()), ": ",
-                       pid.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid parent_id ", QuoteForMessage(e.parent_id()), ": ", pid.status().message()));
     }
     if (!pid->IsMemberOf(td)) {
       return absl::InvalidArgumentError(absl::StrCat(

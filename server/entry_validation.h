@@ -25,6 +25,13 @@ inline constexpr int64_t kMaxEntryExpiry = 253402300799;
 // ServerSpiffeId returns "spiffe://<td>/spire/server".
 std::string ServerSpiffeId(const TrustDomain& td);
 
+// QuoteForMessage returns `s` quoted for an error message: control and
+// bidirectional formatting characters escaped (EscapeForDisplay) and cut to
+// 256 bytes, followed by "... (N bytes)" when cut, so a huge value cannot push
+// the message past the gRPC metadata limit (the caller would see "received
+// initial metadata size exceeds limit" instead of the error).
+std::string QuoteForMessage(absl::string_view s);
+
 // ValidateSelector checks `type:value` with both parts non-empty, no ":" in
 // the type, neither holding a control or bidirectional formatting character
 // (CheckDisplaySafe), and the numeric unix selectors (unix:uid, unix:gid,

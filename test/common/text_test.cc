@@ -15,7 +15,8 @@ void ExpectRefused(absl::string_view s, const std::string& message) {
 }
 
 TEST(TextTest, PrintableTextIsSafeAndUnchanged) {
-  const std::string s = "web \\x0a path:/usr/bin/a b \xc3\xa9t\xc3\xa9 \xe2\x80\x8b \xf0\x9f\x94\x91";
+  const std::string s =
+      "web \\x0a path:/usr/bin/a b \xc3\xa9t\xc3\xa9 \xe2\x80\x8b \xf0\x9f\x94\x91";
   EXPECT_TRUE(CheckDisplaySafe("hint", s).ok());
   EXPECT_EQ(EscapeForDisplay(s), s);
   EXPECT_EQ(EscapeJsonUnsafe(s), s);
@@ -35,27 +36,34 @@ TEST(TextTest, DeleteRefused) {
 
 TEST(TextTest, C1ControlRefused) {
   // U+009B is the 8-bit CSI, which some terminals act on like ESC [.
-  ExpectRefused("a\xc2\x9b" "31m", "hint contains control character U+009B at byte 1");
+  ExpectRefused(
+      "a\xc2\x9b"
+      "31m",
+      "hint contains control character U+009B at byte 1");
 }
 
 TEST(TextTest, BidiOverrideRefused) {
-  ExpectRefused("abc\xe2\x80\xae" "fdp.exe",
-                "hint contains bidirectional formatting character U+202E at byte 3");
+  ExpectRefused(
+      "abc\xe2\x80\xae"
+      "fdp.exe",
+      "hint contains bidirectional formatting character U+202E at byte 3");
 }
 
 TEST(TextTest, BidiIsolateRefused) {
-  ExpectRefused("\xe2\x81\xa6x", "hint contains bidirectional formatting character U+2066 at byte 0");
+  ExpectRefused("\xe2\x81\xa6x",
+                "hint contains bidirectional formatting character U+2066 at byte 0");
 }
 
 TEST(TextTest, BidiMarkRefused) {
-  ExpectRefused("x\xe2\x80\x8f", "hint contains bidirectional formatting character U+200F at byte 1");
+  ExpectRefused("x\xe2\x80\x8f",
+                "hint contains bidirectional formatting character U+200F at byte 1");
   ExpectRefused("x\xd8\x9c", "hint contains bidirectional formatting character U+061C at byte 1");
 }
 
 TEST(TextTest, InvalidUtf8Refused) {
   ExpectRefused("ab\xff", "hint is not valid UTF-8 (byte 2)");
-  ExpectRefused("\xc0\x8a", "hint is not valid UTF-8 (byte 0)");         // overlong '\n'
-  ExpectRefused("\xed\xa0\x80", "hint is not valid UTF-8 (byte 0)");     // surrogate
+  ExpectRefused("\xc0\x8a", "hint is not valid UTF-8 (byte 0)");      // overlong '\n'
+  ExpectRefused("\xed\xa0\x80", "hint is not valid UTF-8 (byte 0)");  // surrogate
 }
 
 TEST(TextTest, EscapeForDisplayEscapesEveryUnsafeCharacter) {
@@ -67,7 +75,8 @@ TEST(TextTest, EscapeForDisplayEscapesEveryUnsafeCharacter) {
 }
 
 TEST(TextTest, EscapeJsonUnsafeEscapesRawC1AndBidi) {
-  EXPECT_EQ(EscapeJsonUnsafe("{\"hint\": \"a\xe2\x80\xae" "b\xc2\x9b\"}"),
+  EXPECT_EQ(EscapeJsonUnsafe("{\"hint\": \"a\xe2\x80\xae"
+                             "b\xc2\x9b\"}"),
             "{\"hint\": \"a\\u202eb\\u009b\"}");
   EXPECT_EQ(EscapeJsonUnsafe("{\"a\": \"\\n\"}"), "{\"a\": \"\\n\"}");
 }

@@ -30,7 +30,7 @@ class ServerOperatorInputTest : public ::testing::Test {
   RunResult CreateCli(const std::vector<std::string>& extra,
                       const std::string& selector = "unix:uid:1000",
                       const std::string& spiffe_id = "spiffe://example.org/web") const {
-    std::vector<std::string> a{"entry",    "create",  "-parentID", "spiffe://example.org/host",
+    std::vector<std::string> a{"entry",     "create",  "-parentID", "spiffe://example.org/host",
                                "-spiffeID", spiffe_id, "-selector", selector};
     a.insert(a.end(), extra.begin(), extra.end());
     return server_.Cli(a);
@@ -55,7 +55,9 @@ class ServerOperatorInputTest : public ::testing::Test {
     return admin->CreateEntry(&ctx, req, &resp);
   }
 
-  void ExpectNoEntry() const { EXPECT_EQ(server_.Cli({"entry", "count"}).out, "0 registration entries\n"); }
+  void ExpectNoEntry() const {
+    EXPECT_EQ(server_.Cli({"entry", "count"}).out, "0 registration entries\n");
+  }
 
   ServerProcess server_;
 };
@@ -84,7 +86,9 @@ TEST_F(ServerOperatorInputTest, CliRefusesEscapeInHint) {
 }
 
 TEST_F(ServerOperatorInputTest, CliRefusesBidiOverrideInHint) {
-  RunResult r = CreateCli({"-hint", "abc\xe2\x80\xae" "fdp"});
+  RunResult r = CreateCli({"-hint",
+                           "abc\xe2\x80\xae"
+                           "fdp"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_EQ(r.err,
             "Error: invalid -hint: hint contains bidirectional formatting character U+202E at "
@@ -109,8 +113,11 @@ TEST_F(ServerOperatorInputTest, AdminApiRefusesEscapeInHint) {
 }
 
 TEST_F(ServerOperatorInputTest, AdminApiRefusesBidiOverrideInHint) {
-  grpc::Status s = CreateApi(
-      [](signet::types::RegistrationEntry* e) { e->set_hint("abc\xe2\x80\xae" "fdp"); });
+  grpc::Status s = CreateApi([](signet::types::RegistrationEntry* e) {
+    e->set_hint(
+        "abc\xe2\x80\xae"
+        "fdp");
+  });
   ExpectInvalidArgument(s, "hint contains bidirectional formatting character U+202E at byte 3");
   ExpectNoEntry();
 }
@@ -118,8 +125,7 @@ TEST_F(ServerOperatorInputTest, AdminApiRefusesBidiOverrideInHint) {
 TEST_F(ServerOperatorInputTest, CliRefusesEntryExpiryAfterYear9999) {
   RunResult r = CreateCli({"-entryExpiry", "99999999999999999"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_EQ(r.err,
-            "Error: -entryExpiry must not be after 9999-12-31T23:59:59Z (253402300799)\n");
+  EXPECT_EQ(r.err, "Error: -entryExpiry must not be after 9999-12-31T23:59:59Z (253402300799)\n");
   ExpectNoEntry();
 }
 
@@ -169,6 +175,32 @@ TEST_F(ServerOperatorInputTest, AdminApiAnswersOverlongSpiffeIdWithTheIdError) {
   ExpectInvalidArgument(s, "invalid spiffe_id \"" + id.substr(0, 256) +
                                "\"... (10000 bytes): SPIFFE ID is too long (10000 bytes; maximum "
                                "2048)");
+  // The other calls that quote a SPIFFE ID in their error.
+  auto admin = signet::admin::Admin::NewStub(
+      grpc::CreateChannel("unix:" + server_.socket(), grpc::InsecureChannelCredentials()));
+  const std::string want = "invalid spiffe_id \"" + id.substr(0, 256) +
+                           "\"... (10000 bytes): SPIFFE ID is too long (10000 bytes; maximum 2048)";
+  {
+    signet::admin::AgentRequest req;
+    req.set_spiffe_id(id);
+    signet::admin::AgentResponse resp;
+    grpc::ClientContext ctx;
+    ExpectInvalidArgument(admin->ShowAgent(&ctx, req, &resp), want);
+  }
+  {
+    signet::admin::MintX509SvidRequest req;
+    req.set_spiffe_id(id);
+    signet::admin::MintX509SvidResponse resp;
+    grpc::ClientContext ctx;
+    ExpectInvalidArgument(admin->MintX509Svid(&ctx, req, &resp), want);
+  }
+  {
+    signet::admin::ShowEntriesRequest req;
+    req.set_spiffe_id(id);
+    signet::admin::ShowEntriesResponse resp;
+    grpc::ClientContext ctx;
+    ExpectInvalidArgument(admin->ShowEntries(&ctx, req, &resp), want);
+  }
   ExpectNoEntry();
 }
 

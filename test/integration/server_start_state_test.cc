@@ -51,11 +51,13 @@ Outcome RunServer(const ServerProcess& s, const std::vector<std::string>& extra 
   argv.insert(argv.end(), extra.begin(), extra.end());
   testutil::Subprocess proc(argv);
   Outcome o;
-  EXPECT_TRUE(testutil::WaitFor([&] {
-    if (!proc.Running()) return true;
-    o.started = s.Cli({"healthcheck"}).exit_code == 0;
-    return o.started;
-  }, absl::Seconds(60)));
+  EXPECT_TRUE(testutil::WaitFor(
+      [&] {
+        if (!proc.Running()) return true;
+        o.started = s.Cli({"healthcheck"}).exit_code == 0;
+        return o.started;
+      },
+      absl::Seconds(60)));
   if (o.started) {
     o.exit_code = proc.Stop();
   } else {
@@ -144,12 +146,11 @@ TEST_F(ServerStartStateTest, MissingCaKeyFileIsRefused) {
   Outcome o = RunServer(server_);
   EXPECT_FALSE(o.started) << "a new CA was started in place of the lost key";
   EXPECT_EQ(o.exit_code, 1) << o.err;
-  EXPECT_THAT(o.err,
-              HasSubstr(absl::StrCat(
-                  "Error: the datastore records an X.509 CA whose key file is missing: ", key,
-                  "; refusing to start with a new CA (datastore ", Db(),
-                  "): restore the key file, or run with -allowNewCA to start a new CA on "
-                  "purpose\n")));
+  EXPECT_THAT(o.err, HasSubstr(absl::StrCat(
+                         "Error: the datastore records an X.509 CA whose key file is missing: ",
+                         key, "; refusing to start with a new CA (datastore ", Db(),
+                         "): restore the key file, or run with -allowNewCA to start a new CA on "
+                         "purpose\n")));
   EXPECT_TRUE(KeyFiles(server_, "x509-ca-").empty());
 }
 

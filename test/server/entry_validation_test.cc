@@ -238,7 +238,9 @@ TEST(EntryValidationTest, SelectorTypeEscapeRefused) {
 
 TEST(EntryValidationTest, SelectorValueBidiOverrideRefused) {
   RegistrationEntry e = Valid();
-  e.mutable_selectors(0)->set_value("user:\xe2\x80\xae" "toor");
+  e.mutable_selectors(0)->set_value(
+      "user:\xe2\x80\xae"
+      "toor");
   ExpectInvalid(e,
                 "selector value (selector type \"unix\") contains bidirectional formatting "
                 "character U+202E at byte 5");

@@ -72,7 +72,8 @@ absl::Status CheckSpiffeIdFlag(const FlagSet& f, const char* flag) {
   if (v.empty()) return absl::OkStatus();
   absl::StatusOr<SpiffeId> id = SpiffeId::FromString(v);
   if (!id.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid -", flag, ": ", id.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid -", flag, " ", QuoteForMessage(v), ": ", id.status().message()));
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 // check print escaped, so a value cannot forge a line of `entry show` or
 // drive the terminal.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "signet/admin.grpc.pb.h"
+#include "test/integration/fault_agent_fixture.h"
 #include "test/integration/server_test_fixture.h"
 
 namespace signet::servertest {
@@ -156,16 +158,19 @@ TEST_F(ServerOperatorInputTest, AdminApiRefusesNonNumericUnixUid) {
 
 TEST_F(ServerOperatorInputTest, CliRefusesOverlongSpiffeIdWithTheIdError) {
   const std::string id = "spiffe://example.org/" + std::string(10000 - 21, 'a');
+  const std::string want = "Error: invalid -spiffeID \"" + id.substr(0, 256) +
+                           "\"... (10000 bytes): SPIFFE ID is too long (10000 bytes; maximum "
+                           "2048)\n";
   RunResult r = CreateCli({}, "unix:uid:1000", id);
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_EQ(r.err, "Error: invalid -spiffeID: SPIFFE ID is too long (10000 bytes; maximum 2048)\n");
+  EXPECT_EQ(r.err, want);
   r = server_.Cli({"entry", "show", "-spiffeID", id});
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_EQ(r.err, "Error: invalid -spiffeID: SPIFFE ID is too long (10000 bytes; maximum 2048)\n");
+  EXPECT_EQ(r.err, want);
   r = server_.Cli({"x509", "mint", "-spiffeID", id});
-  EXPECT_EQ(r.err, "Error: invalid -spiffeID: SPIFFE ID is too long (10000 bytes; maximum 2048)\n");
+  EXPECT_EQ(r.err, want);
   r = server_.Cli({"agent", "show", "-spiffeID", id});
-  EXPECT_EQ(r.err, "Error: invalid -spiffeID: SPIFFE ID is too long (10000 bytes; maximum 2048)\n");
+  EXPECT_EQ(r.err, want);
   ExpectNoEntry();
 }
 
@@ -247,6 +252,37 @@ TEST_F(ServerOperatorInputTest, EntryShowEscapesStoredControlCharacters) {
   EXPECT_THAT(r.out, Not(HasSubstr("\r")));
   EXPECT_THAT(r.out, Not(HasSubstr("\xe2\x80\xae")));
   EXPECT_THAT(r.out, Not(HasSubstr("\xc2\x9b")));
+}
+
+// The agent's `api fetch x509` prints an entry's hint escaped as well.
+TEST_F(ServerOperatorInputTest, AgentFetchEscapesStoredHint) {
+  const std::string token = server_.GenerateToken();
+  ASSERT_FALSE(token.empty());
+  RunResult r = server_.Cli({"entry", "create", "-parentID",
+                             "spiffe://example.org/spire/agent/join_token/" + token, "-spiffeID",
+                             "spiffe://example.org/hinted", "-selector",
+                             absl::StrCat("unix:uid:", geteuid()), "-hint", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(server_.Stop(), 0);
+  RunResult q = testutil::Run({"/usr/bin/sqlite3", server_.dir().File("data/datastore.sqlite3"),
+                               "UPDATE entries SET hint = 'web' || char(10) || 'SPIFFE ID:' || "
+                               "char(9) || char(9) || 'spiffe://example.org/forged' || char(27) || "
+                               "'[31m' || char(8238);"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  ASSERT_TRUE(server_.Start()) << server_.Logs();
+  faulttest::AgentProcess agent(server_, server_.BundlePem());
+  ASSERT_TRUE(agent.Start(token)) << agent.Logs();
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    r = agent.Cli({"api", "fetch", "x509"});
+    return r.exit_code == 0;
+  })) << r.err
+      << agent.Logs();
+  EXPECT_THAT(r.out,
+              HasSubstr("SPIFFE ID:\t\tspiffe://example.org/hinted\nHint:\t\t\tweb\\x0aSPIFFE "
+                        "ID:\\x09\\x09spiffe://example.org/forged\\x1b[31m\\u{202e}\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("forged\n")));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(r.out, Not(HasSubstr("\xe2\x80\xae")));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "common/endpoint.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/x509.h"
 #include "spire/api/agent/debug/v1/debug.grpc.pb.h"
 #include "workload/workload.grpc.pb.h"
@@ -104,7 +105,7 @@ const char* CodeName(grpc::StatusCode c) {
 // Fail prints `msg` as a line on stderr and returns the exit code of a failed
 // command.
 int Fail(absl::string_view msg) {
-  std::cerr << msg << "\n";
+  std::cerr << EscapeForDisplay(msg) << "\n";
   return 1;
 }
 
@@ -209,8 +210,10 @@ void PrintX509Response(const X509SVIDResponse& resp, absl::Duration elapsed) {
   std::cout << "Received " << resp.svids_size() << " svid" << (resp.svids_size() == 1 ? "" : "s")
             << " after " << FormatElapsed(elapsed) << "\n\n";
   for (const X509SVID& s : resp.svids()) {
-    std::cout << "SPIFFE ID:\t\t" << s.spiffe_id() << "\n";
-    if (!s.hint().empty()) std::cout << "Hint:\t\t\t" << s.hint() << "\n";
+    // The hint is an entry's free text, set by the server's operators; the
+    // Workload API's other servers are less trusted still: escape both.
+    std::cout << "SPIFFE ID:\t\t" << EscapeForDisplay(s.spiffe_id()) << "\n";
+    if (!s.hint().empty()) std::cout << "Hint:\t\t\t" << EscapeForDisplay(s.hint()) << "\n";
     absl::StatusOr<std::vector<X509Ptr>> chain = ParseCertsDer(s.x509_svid());
     if (chain.ok()) {
       std::cout << "SVID Valid After:\t" << FormatUtc(CertNotBefore((*chain)[0].get())) << "\n";
@@ -232,7 +235,7 @@ void PrintX509Response(const X509SVIDResponse& resp, absl::Duration elapsed) {
       }
     }
     for (const auto& [td, der] : resp.federated_bundles()) {
-      std::cout << "[" << td << "] federated bundle\n";
+      std::cout << "[" << EscapeForDisplay(td) << "] federated bundle\n";
     }
     std::cout << "\n";
   }
@@ -335,10 +338,11 @@ int FetchJwt(const ParsedFlags& f) {
     return 0;
   }
   for (const JWTSVID& j : resp.svids()) {
-    std::cout << "token(" << j.spiffe_id() << "):\n\t" << j.svid() << "\n";
+    std::cout << "token(" << EscapeForDisplay(j.spiffe_id()) << "):\n\t"
+              << EscapeForDisplay(j.svid()) << "\n";
   }
   for (const auto& [td, jwks] : bundles.bundles()) {
-    std::cout << "bundle(" << td << "):\n\t" << jwks << "\n";
+    std::cout << "bundle(" << EscapeForDisplay(td) << "):\n\t" << EscapeJsonUnsafe(jwks) << "\n";
   }
   return 0;
 }
@@ -461,8 +465,8 @@ int DebugInfo(const ParsedFlags& f) {
     const debugpb::GetInfoResponse::Cert& c = resp.svid_chain(i);
     std::string id = c.has_id() ? absl::StrCat("spiffe://", c.id().trust_domain(), c.id().path())
                                 : "(no SPIFFE ID)";
-    std::cout << "  #" << i + 1 << " " << id << "\n"
-              << "     Subject:    " << c.subject() << "\n"
+    std::cout << "  #" << i + 1 << " " << EscapeForDisplay(id) << "\n"
+              << "     Subject:    " << EscapeForDisplay(c.subject()) << "\n"
               << "     Expires at: " << FormatUtc(absl::FromUnixSeconds(c.expires_at())) << "\n";
   }
   if (resp.svid_chain_size() == 0) std::cout << "  (not attested yet)\n";

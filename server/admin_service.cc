@@ -46,8 +46,8 @@ absl::StatusOr<SpiffeId> AdminService::MintSpiffeId(const std::string& spiffe_id
   if (spiffe_id.empty()) return absl::InvalidArgumentError("spiffe_id is required");
   absl::StatusOr<SpiffeId> id = SpiffeId::FromString(spiffe_id);
   if (!id.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid spiffe_id \"", spiffe_id, "\": ", id.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("invalid spiffe_id ", QuoteForMessage(spiffe_id),
+                                                   ": ", id.status().message()));
   }
   if (!id->IsMemberOf(d_->trust_domain) || id->path().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("spiffe_id must be in trust domain \"",
@@ -116,16 +116,16 @@ grpc::Status AdminService::ShowEntries(grpc::ServerContext* ctx,
     if (!req->spiffe_id().empty()) {
       absl::StatusOr<SpiffeId> id = SpiffeId::FromString(req->spiffe_id());
       if (!id.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("invalid spiffe_id \"", req->spiffe_id(), "\": ", id.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid spiffe_id ", QuoteForMessage(req->spiffe_id()), ": ", id.status().message()));
       }
       f.spiffe_id = req->spiffe_id();
     }
     if (!req->parent_id().empty()) {
       absl::StatusOr<SpiffeId> id = SpiffeId::FromString(req->parent_id());
       if (!id.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("invalid parent_id \"", req->parent_id(), "\": ", id.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid parent_id ", QuoteForMessage(req->parent_id()), ": ", id.status().message()));
       }
       f.parent_id = req->parent_id();
     }
@@ -206,7 +206,7 @@ absl::StatusOr<AttestedAgent> AdminService::GetAgent(const std::string& id) {
   absl::StatusOr<SpiffeId> sid = SpiffeId::FromString(id);
   if (!sid.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid spiffe_id \"", id, "\": ", sid.status().message()));
+        absl::StrCat("invalid spiffe_id ", QuoteForMessage(id), ": ", sid.status().message()));
   }
   absl::StatusOr<AttestedAgent> a = d_->ds->GetAttestedAgent(id);
   if (absl::IsNotFound(a.status())) {

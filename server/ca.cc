@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/jwt.h"
 #include "common/log.h"
@@ -108,6 +109,23 @@ absl::Status ServerCa::Load() {
   }
   bundle_.set_trust_domain(opts_.trust_domain.name());
   ASSIGN_OR_RETURN(std::vector<CaRecord> records, ds_->ListCaRecords());
+  const absl::Time now = clock_->Now();
+  // Key files named by still-valid records that are missing, per kind: fatal
+  // (with refuse_lost_keys) only when no authority of that kind loads, as
+  // after an activation the old current record may name a deleted key.
+  std::vector<std::string> lost_x509, lost_jwt;
+  // Unusable reports a record that cannot be loaded: refused with
+  // refuse_lost_keys, else a warning (and a new authority is prepared).
+  auto unusable = [this](const std::string& slot, absl::string_view what,
+                         absl::string_view error) -> absl::Status {
+    if (opts_.refuse_lost_keys) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("CA slot ", slot, " in the datastore: ", what, ": ", error));
+    }
+    LogWarn(absl::StrCat(what, "; a new one will be made"),
+            {{"slot", slot}, {"error", std::string(error)}});
+    return absl::OkStatus();
+  };
   for (const CaRecord& r : records) {
     if (r.data.empty()) continue;
     std::map<std::string, std::string> f = ParseRecord(r.data);
@@ -116,14 +134,23 @@ absl::Status ServerCa::Load() {
       s.key_name = f["key_name"];
       s.issued_at = ParseUnix(f["issued_at"]);
       std::string der;
-      if (!absl::Base64Unescape(f["cert"], &der)) continue;
-      absl::StatusOr<X509Ptr> cert = ParseCertDer(der);
+      absl::StatusOr<X509Ptr> cert = absl::InvalidArgumentError("not base64");
+      if (absl::Base64Unescape(f["cert"], &der)) cert = ParseCertDer(der);
+      if (!cert.ok()) {
+        RETURN_IF_ERROR(
+            unusable(r.name, "the CA certificate record is invalid", cert.status().message()));
+        continue;
+      }
       absl::StatusOr<EvpPkeyPtr> key = km_->GetKey(s.key_name);
-      if (!cert.ok() || !key.ok()) {
-        LogWarn(
-            "CA authority from the datastore cannot be used; a new one will be made",
-            {{"slot", r.name},
-             {"error", std::string(cert.ok() ? key.status().message() : cert.status().message())}});
+      if (!key.ok()) {
+        if (absl::IsNotFound(key.status())) {
+          if (CertNotAfter(cert->get()) > now) lost_x509.push_back(km_->Location(s.key_name));
+          LogWarn("CA authority from the datastore has no key file",
+                  {{"slot", r.name}, {"key", km_->Location(s.key_name)}});
+          continue;
+        }
+        RETURN_IF_ERROR(
+            unusable(r.name, "the X.509 CA key cannot be used", key.status().message()));
         continue;
       }
       s.cert = std::move(*cert);
@@ -137,13 +164,29 @@ absl::Status ServerCa::Load() {
       s.not_after = ParseUnix(f["not_after"]);
       absl::StatusOr<EvpPkeyPtr> key = km_->GetKey(s.key_name);
       if (!key.ok()) {
-        LogWarn("JWT key from the datastore cannot be used; a new one will be made",
-                {{"slot", r.name}, {"error", std::string(key.status().message())}});
+        if (absl::IsNotFound(key.status())) {
+          if (s.not_after > now) lost_jwt.push_back(km_->Location(s.key_name));
+          LogWarn("JWT key from the datastore has no key file",
+                  {{"slot", r.name}, {"key", km_->Location(s.key_name)}});
+          continue;
+        }
+        RETURN_IF_ERROR(
+            unusable(r.name, "the JWT signing key cannot be used", key.status().message()));
         continue;
       }
       s.key = std::move(*key);
       (r.name == kJwtCurrent ? jwt_current_ : jwt_next_) = std::move(s);
     }
+  }
+  if (opts_.refuse_lost_keys && x509_current_.empty() && x509_next_.empty() && !lost_x509.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the datastore records an X.509 CA whose key file is missing: ",
+                     absl::StrJoin(lost_x509, ", ")));
+  }
+  if (opts_.refuse_lost_keys && jwt_current_.empty() && jwt_next_.empty() && !lost_jwt.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the datastore records a JWT signing key whose key file is missing: ",
+                     absl::StrJoin(lost_jwt, ", ")));
   }
   return absl::OkStatus();
 }

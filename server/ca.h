@@ -43,6 +43,14 @@ struct CaOptions {
   // thread included; 0: std::thread::hardware_concurrency(). The CA starts
   // that many pool workers once (none for 1).
   int sign_threads = 0;
+  // When true, Create refuses (FailedPrecondition) to replace an authority
+  // recorded in the datastore whose key is unusable -- the key file exists but
+  // does not parse or cannot be read, or the certificate record is invalid --
+  // or, when no authority of a kind (X.509 or JWT) can be loaded, whose key
+  // file is missing, instead of warning and preparing a new one (a new root
+  // that agents holding the current bundle do not trust). The server sets it
+  // for the disk key manager unless started with -allowNewCA.
+  bool refuse_lost_keys = false;
 };
 
 // Phase of one slot pair, for observers and tests.

@@ -17,6 +17,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/text.h"
 #include "common/x509.h"
 #include "server/ca.h"
 #include "server/cli_flags.h"
@@ -35,8 +36,10 @@ using signet::types::RegistrationEntry;
 
 constexpr char kSocketHelp[] = "Path to the signet-server admin socket";
 
+// Fail prints `msg` (escaped: it may quote stored or server-sent text) and
+// returns the exit code 1.
 int Fail(const std::string& msg) {
-  std::cerr << "Error: " << msg << "\n";
+  std::cerr << "Error: " << EscapeForDisplay(msg) << "\n";
   return 1;
 }
 
@@ -52,7 +55,27 @@ std::string ToJson(const google::protobuf::Message& m) {
   o.add_whitespace = true;
   o.always_print_primitive_fields = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
+  // The JSON writer escapes C0 controls; C1 and bidirectional formatting
+  // characters would reach the terminal raw.
+  return EscapeJsonUnsafe(out);
+}
+
+// Out returns a stored string for a "pretty" output line: control and
+// bidirectional formatting characters escaped (see EscapeForDisplay), so a
+// value cannot forge a line or drive the terminal.
+std::string Out(absl::string_view s) { return EscapeForDisplay(s); }
+
+// CheckSpiffeIdFlag checks the syntax of the SPIFFE ID given as -`flag` (when
+// set) before it is sent; the server checks the trust domain and the rest.
+absl::Status CheckSpiffeIdFlag(const FlagSet& f, const char* flag) {
+  std::string v = f.GetString(flag);
+  if (v.empty()) return absl::OkStatus();
+  absl::StatusOr<SpiffeId> id = SpiffeId::FromString(v);
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid -", flag, " ", QuoteForMessage(v), ": ", id.status().message()));
+  }
+  return absl::OkStatus();
 }
 
 std::string FormatUnix(int64_t t) {
@@ -61,9 +84,9 @@ std::string FormatUnix(int64_t t) {
 }
 
 void PrintEntry(const RegistrationEntry& e) {
-  std::cout << "Entry ID         : " << e.id() << "\n";
-  std::cout << "SPIFFE ID        : " << e.spiffe_id() << "\n";
-  std::cout << "Parent ID        : " << e.parent_id() << "\n";
+  std::cout << "Entry ID         : " << Out(e.id()) << "\n";
+  std::cout << "SPIFFE ID        : " << Out(e.spiffe_id()) << "\n";
+  std::cout << "Parent ID        : " << Out(e.parent_id()) << "\n";
   std::cout << "Revision         : " << e.revision_number() << "\n";
   if (e.downstream()) std::cout << "Downstream       : true\n";
   if (e.x509_svid_ttl() == 0) {
@@ -79,28 +102,28 @@ void PrintEntry(const RegistrationEntry& e) {
   if (e.entry_expiry() != 0)
     std::cout << "Expiration time  : " << FormatUnix(e.entry_expiry()) << "\n";
   for (const auto& s : e.selectors()) {
-    std::cout << "Selector         : " << s.type() << ":" << s.value() << "\n";
+    std::cout << "Selector         : " << Out(s.type()) << ":" << Out(s.value()) << "\n";
   }
-  for (const auto& f : e.federates_with()) std::cout << "FederatesWith    : " << f << "\n";
-  for (const auto& d : e.dns_names()) std::cout << "DNS name         : " << d << "\n";
+  for (const auto& f : e.federates_with()) std::cout << "FederatesWith    : " << Out(f) << "\n";
+  for (const auto& d : e.dns_names()) std::cout << "DNS name         : " << Out(d) << "\n";
   if (e.admin()) std::cout << "Admin            : true\n";
   if (e.node()) std::cout << "Node             : true\n";
-  if (!e.hint().empty()) std::cout << "Hint             : " << e.hint() << "\n";
+  if (!e.hint().empty()) std::cout << "Hint             : " << Out(e.hint()) << "\n";
   std::cout << "\n";
 }
 
 void PrintAgent(const AttestedAgent& a) {
-  std::cout << "SPIFFE ID         : " << a.spiffe_id() << "\n";
-  std::cout << "Attestation type  : " << a.attestation_type() << "\n";
+  std::cout << "SPIFFE ID         : " << Out(a.spiffe_id()) << "\n";
+  std::cout << "Attestation type  : " << Out(a.attestation_type()) << "\n";
   std::cout << "Expiration time   : " << FormatUnix(a.x509_svid_expires_at()) << "\n";
-  std::cout << "Serial number     : " << a.x509_svid_serial() << "\n";
+  std::cout << "Serial number     : " << Out(a.x509_svid_serial()) << "\n";
   std::cout << "Can re-attest     : "
             << (a.attestation_type() == "x509pop" || a.attestation_type() == "k8s_psat" ? "true"
                                                                                         : "false")
             << "\n";
   std::cout << "Banned            : " << (a.banned() ? "true" : "false") << "\n";
   for (const auto& s : a.selectors()) {
-    std::cout << "Selectors         : " << s.type() << ":" << s.value() << "\n";
+    std::cout << "Selectors         : " << Out(s.type()) << ":" << Out(s.value()) << "\n";
   }
   std::cout << "\n";
 }
@@ -199,6 +222,8 @@ void AddEntryFlags(FlagSet& f) {
 // ApplyEntryFlags copies set flags into `e`. Errors name the flag.
 absl::Status ApplyEntryFlags(const FlagSet& f, RegistrationEntry& e, bool only_set) {
   auto want = [&](const char* n) { return !only_set || f.IsSet(n); };
+  RETURN_IF_ERROR(CheckSpiffeIdFlag(f, "spiffeID"));
+  RETURN_IF_ERROR(CheckSpiffeIdFlag(f, "parentID"));
   if (want("spiffeID")) e.set_spiffe_id(f.GetString("spiffeID"));
   if (want("parentID")) e.set_parent_id(f.GetString("parentID"));
   if (want("selector")) {
@@ -236,10 +261,23 @@ absl::Status ApplyEntryFlags(const FlagSet& f, RegistrationEntry& e, bool only_s
       e.add_dns_names(d);
     }
   }
-  if (want("hint")) e.set_hint(f.GetString("hint"));
+  if (want("hint")) {
+    std::string hint = f.GetString("hint");
+    if (hint.size() > kMaxHintBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("-hint must be at most ", kMaxHintBytes, " bytes"));
+    }
+    absl::Status st = CheckDisplaySafe("hint", hint);
+    if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid -hint: ", st.message()));
+    e.set_hint(hint);
+  }
   if (want("entryExpiry")) {
     if (f.GetInt("entryExpiry") < 0) {
       return absl::InvalidArgumentError("-entryExpiry must not be negative");
+    }
+    if (f.GetInt("entryExpiry") > kMaxEntryExpiry) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "-entryExpiry must not be after 9999-12-31T23:59:59Z (", kMaxEntryExpiry, ")"));
     }
     e.set_entry_expiry(f.GetInt("entryExpiry"));
   }
@@ -314,6 +352,11 @@ int EntryUpdate(FlagSet& f) {
 
 int EntryShow(FlagSet& f) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
+  for (const char* flag : {"spiffeID", "parentID"}) {
+    if (absl::Status st = CheckSpiffeIdFlag(f, flag); !st.ok()) {
+      return Fail(std::string(st.message()));
+    }
+  }
   signet::admin::ShowEntriesRequest req;
   req.set_id(f.GetString("entryID"));
   req.set_spiffe_id(f.GetString("spiffeID"));
@@ -352,7 +395,7 @@ int EntryDelete(FlagSet& f) {
   grpc::Status s = Call(
       f, [&](Admin::Stub* st, grpc::ClientContext* c) { return st->DeleteEntry(c, req, &resp); });
   if (!s.ok()) return FailStatus(s);
-  std::cout << "Deleted entry with ID: " << id << "\n";
+  std::cout << "Deleted entry with ID: " << Out(id) << "\n";
   return 0;
 }
 
@@ -379,6 +422,9 @@ int TokenGenerate(FlagSet& f) {
   int64_t ttl = f.GetInt("ttl");
   if (ttl <= 0) return Fail("-ttl must be greater than zero");
   if (ttl > INT32_MAX) return Fail("-ttl is too large");
+  if (absl::Status st = CheckSpiffeIdFlag(f, "spiffeID"); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
   signet::admin::GenerateTokenRequest req;
   req.set_ttl(static_cast<int32_t>(ttl));
   req.set_spiffe_id(f.GetString("spiffeID"));
@@ -443,6 +489,9 @@ int AgentOne(FlagSet& f, const std::string& op) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
   std::string id = f.GetString("spiffeID");
   if (id.empty()) return Fail("a SPIFFE ID is required (-spiffeID)");
+  if (absl::Status st = CheckSpiffeIdFlag(f, "spiffeID"); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
   signet::admin::AgentRequest req;
   req.set_spiffe_id(id);
   signet::admin::AgentResponse resp;
@@ -468,6 +517,9 @@ int AgentOne(FlagSet& f, const std::string& op) {
 int X509Mint(FlagSet& f) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
   if (f.GetString("spiffeID").empty()) return Fail("a SPIFFE ID is required (-spiffeID)");
+  if (absl::Status st = CheckSpiffeIdFlag(f, "spiffeID"); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
   if (f.GetInt("ttl") < 0) return Fail("-ttl must not be negative");
   if (f.GetInt("ttl") > INT32_MAX) return Fail("-ttl is too large");
   signet::admin::MintX509SvidRequest req;
@@ -521,6 +573,9 @@ int X509Mint(FlagSet& f) {
 int JwtMint(FlagSet& f) {
   if (absl::Status s = CheckOutput(f); !s.ok()) return Fail(std::string(s.message()));
   if (f.GetString("spiffeID").empty()) return Fail("a SPIFFE ID is required (-spiffeID)");
+  if (absl::Status st = CheckSpiffeIdFlag(f, "spiffeID"); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
   if (f.GetList("audience").empty()) return Fail("at least one audience is required (-audience)");
   if (f.GetInt("ttl") < 0) return Fail("-ttl must not be negative");
   if (f.GetInt("ttl") > INT32_MAX) return Fail("-ttl is too large");
@@ -581,6 +636,7 @@ int Run(FlagSet& f) {
     return 1;
   }
   if (f.IsSet("logLevel")) c->log_level = f.GetString("logLevel");
+  c->allow_new_ca = f.GetBool("allowNewCA");
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -612,6 +668,10 @@ std::map<std::string, Command> Commands() {
               [](FlagSet& f) {
                 f.String("config", "conf/server.yaml", "Path to a signet-server config file");
                 f.String("logLevel", "", "Overrides server.log_level (debug, info, warn, error)");
+                f.Bool("allowNewCA",
+                       "Start a new CA (a new trust bundle) even though CA key files exist but "
+                       "the datastore has no CA state, or the datastore names key files that "
+                       "are missing or unusable; without it the server refuses to start");
               },
               Run};
   m["validate"] = {"validate -config FILE",

@@ -58,6 +58,10 @@ struct ServerConfig {
   std::string x509pop_ca_bundle_path;
   bool k8s_psat_enabled = false;
   K8sPsatConfig k8s_psat;  // plugins.NodeAttestor.k8s_psat
+  // Set by `run -allowNewCA` only (no config key, so it does not outlive one
+  // deliberate start): the server may start a new CA over existing CA state
+  // (key files next to an empty datastore, unusable or missing key files).
+  bool allow_new_ca = false;
 
   // EffectiveAgentTtl returns agent_ttl, or default_x509_svid_ttl when unset.
   absl::Duration EffectiveAgentTtl() const {

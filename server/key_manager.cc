@@ -1,11 +1,15 @@
 #include "server/key_manager.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -59,6 +63,8 @@ class DiskKeyManager : public KeyManager {
     }
     return key;
   }
+
+  std::string Location(const std::string& name) const override { return PathOf(name); }
 
   absl::Status DeleteKey(const std::string& name) override {
     RETURN_IF_ERROR(CheckName(name));
@@ -161,6 +167,25 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewDiskKeyManager(const std::string&
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
   chmod(dir.c_str(), 0700);
   return std::unique_ptr<KeyManager>(new DiskKeyManager(dir));
+}
+
+absl::StatusOr<std::vector<std::string>> ListCaKeyFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return out;
+    return absl::InternalError(absl::StrCat("cannot read directory ", dir, ": ", strerror(errno)));
+  }
+  while (struct dirent* ent = readdir(d)) {
+    absl::string_view n = ent->d_name;
+    if ((absl::StartsWith(n, "x509-ca-") || absl::StartsWith(n, "jwt-key-")) &&
+        absl::EndsWith(n, ".pem")) {
+      out.push_back(absl::StrCat(dir, "/", n));
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::unique_ptr<KeyManager> NewMemoryKeyManager() { return std::make_unique<MemoryKeyManager>(); }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -29,11 +30,21 @@ class KeyManager {
   [[nodiscard]] virtual absl::StatusOr<EvpPkeyPtr> GetKey(const std::string& name) = 0;
   // DeleteKey removes the key (OK when absent).
   [[nodiscard]] virtual absl::Status DeleteKey(const std::string& name) = 0;
+  // Location names where key `name` is kept, for messages: the file path for
+  // `disk`.
+  virtual std::string Location(const std::string& name) const {
+    return "key \"" + name + "\" (in memory)";
+  }
 };
 
 // NewDiskKeyManager returns a KeyManager storing keys in `dir` (created 0700).
 // Internal when the directory cannot be created.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<KeyManager>> NewDiskKeyManager(const std::string& dir);
+
+// ListCaKeyFiles returns the paths of the CA's key files in the `disk` key
+// directory `dir` (x509-ca-*.pem and jwt-key-*.pem, as ServerCa names them),
+// sorted; none when `dir` does not exist. Internal when it cannot be read.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ListCaKeyFiles(const std::string& dir);
 
 // NewMemoryKeyManager returns a KeyManager that keeps keys in memory.
 std::unique_ptr<KeyManager> NewMemoryKeyManager();

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -28,6 +29,30 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return out;
 }
 
+// CheckCaStateAtStart refuses (FailedPrecondition, logged at ERROR) a
+// persistent datastore that holds no CA state while the disk key directory
+// holds CA key files: a datastore lost, emptied or replaced by a 0-byte file.
+// Starting would silently make a new CA and a new trust bundle (sequence 1)
+// that no agent trusts. `run -allowNewCA` skips the check.
+absl::Status CheckCaStateAtStart(const ServerConfig& c, Datastore* ds) {
+  if (c.allow_new_ca || c.datastore_type != "sqlite3" || c.key_manager != "disk") {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<CaRecord> records, ds->ListCaRecords());
+  for (const CaRecord& r : records) {
+    if (!r.data.empty()) return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, ListCaKeyFiles(c.keys_path));
+  if (keys.empty()) return absl::OkStatus();
+  absl::Status st = absl::FailedPreconditionError(absl::StrCat(
+      "the datastore ", c.datastore_connection_string,
+      " holds no CA state but the key directory holds CA key files (", absl::StrJoin(keys, ", "),
+      "); refusing to start with a new CA: restore the datastore, or run with -allowNewCA to "
+      "start a new CA on purpose"));
+  LogError("refusing to start", {{"error", std::string(st.message())}});
+  return st;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
@@ -47,6 +72,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   } else {
     ASSIGN_OR_RETURN(s->km_, NewDiskKeyManager(c.keys_path));
   }
+  RETURN_IF_ERROR(CheckCaStateAtStart(c, s->ds_.get()));
   CaOptions opts{td};
   opts.ca_key_type = c.ca_key_type;
   opts.jwt_key_type = c.jwt_key_type;
@@ -56,7 +82,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   opts.jwt_issuer = c.jwt_issuer;
   opts.default_x509_svid_ttl = c.default_x509_svid_ttl;
   opts.default_jwt_svid_ttl = c.default_jwt_svid_ttl;
-  ASSIGN_OR_RETURN(s->ca_, ServerCa::Create(opts, s->ds_.get(), s->km_.get(), s->clock_.get()));
+  opts.refuse_lost_keys = c.key_manager == "disk" && !c.allow_new_ca;
+  absl::StatusOr<std::unique_ptr<ServerCa>> ca =
+      ServerCa::Create(opts, s->ds_.get(), s->km_.get(), s->clock_.get());
+  if (absl::IsFailedPrecondition(ca.status())) {
+    absl::Status st = absl::FailedPreconditionError(
+        absl::StrCat(ca.status().message(), "; refusing to start with a new CA (datastore ",
+                     c.datastore_connection_string, "): restore the key file, or run with ",
+                     "-allowNewCA to start a new CA on purpose"));
+    LogError("refusing to start", {{"error", std::string(st.message())}});
+    return st;
+  }
+  if (!ca.ok()) return ca.status();
+  s->ca_ = *std::move(ca);
   s->entries_ = std::make_unique<EntryCache>();
   s->hub_ = std::make_unique<SyncHub>();
   s->expiry_timer_ =

@@ -220,6 +220,124 @@ TEST(EntryValidationTest, SameIdAsParent) {
   ExpectInvalid(e, "spiffe_id must differ from parent_id");
 }
 
+// Operator-facing text: selectors and hints refuse control and bidirectional
+// formatting characters (a stored "\n" would forge a line of `entry show`).
+TEST(EntryValidationTest, SelectorValueControlCharacterRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value("path:/bin/a\nSelector         : unix:uid:0");
+  ExpectInvalid(e,
+                "selector value (selector type \"unix\") contains control character U+000A at "
+                "byte 11");
+}
+
+TEST(EntryValidationTest, SelectorTypeEscapeRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_type("\x1b[31munix");
+  ExpectInvalid(e, "selector type contains control character U+001B at byte 0");
+}
+
+TEST(EntryValidationTest, SelectorValueBidiOverrideRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value(
+      "user:\xe2\x80\xae"
+      "toor");
+  ExpectInvalid(e,
+                "selector value (selector type \"unix\") contains bidirectional formatting "
+                "character U+202E at byte 5");
+}
+
+TEST(EntryValidationTest, HintControlCharacterRefused) {
+  RegistrationEntry e = Valid();
+  e.set_hint("web\x1b[31m");
+  ExpectInvalid(e, "hint contains control character U+001B at byte 3");
+}
+
+TEST(EntryValidationTest, HintBidiIsolateRefused) {
+  RegistrationEntry e = Valid();
+  e.set_hint("web\xe2\x81\xa6");
+  ExpectInvalid(e, "hint contains bidirectional formatting character U+2066 at byte 3");
+}
+
+TEST(EntryValidationTest, HintInvalidUtf8Refused) {
+  RegistrationEntry e = Valid();
+  e.set_hint("web\xff");
+  ExpectInvalid(e, "hint is not valid UTF-8 (byte 3)");
+}
+
+// unix:uid, unix:gid and unix:supplementary_gid are matched by exact string
+// against the attestor's decimal numbers.
+TEST(EntryValidationTest, UnixUidNotNumericRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value("uid:abc");
+  ExpectInvalid(e, "selector unix:uid value \"abc\" is not a decimal number from 0 to 4294967295");
+}
+
+TEST(EntryValidationTest, UnixGidOutOfRangeRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value("gid:4294967296");
+  ExpectInvalid(e,
+                "selector unix:gid value \"4294967296\" is not a decimal number from 0 to "
+                "4294967295");
+}
+
+TEST(EntryValidationTest, UnixSupplementaryGidLeadingZeroRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value("supplementary_gid:0100");
+  ExpectInvalid(e,
+                "selector unix:supplementary_gid value \"0100\" is not a decimal number from 0 "
+                "to 4294967295");
+}
+
+TEST(EntryValidationTest, UnixUidSignRefused) {
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_value("uid:-1");
+  ExpectInvalid(e, "selector unix:uid value \"-1\" is not a decimal number from 0 to 4294967295");
+}
+
+TEST(EntryValidationTest, UnixSelectorsAsTheAttestorPrintsThemAccepted) {
+  for (const char* v : {"uid:0", "uid:4294967295", "gid:1000", "supplementary_gid:27", "user:www",
+                        "group:0abc", "uidx:abc", "path:/usr/bin/uid:x", "sha256:abc"}) {
+    RegistrationEntry e = Valid();
+    e.mutable_selectors(0)->set_value(v);
+    absl::Status st = ValidateEntry(e, Td(), absl::Hours(24));
+    EXPECT_TRUE(st.ok()) << v << ": " << st;
+  }
+  RegistrationEntry e = Valid();
+  e.mutable_selectors(0)->set_type("k8s");
+  e.mutable_selectors(0)->set_value("uid:not-a-number");  // another attestor's own uid
+  EXPECT_TRUE(ValidateEntry(e, Td(), absl::Hours(24)).ok());
+}
+
+TEST(EntryValidationTest, EntryExpiryAfterYear9999Refused) {
+  RegistrationEntry e = Valid();
+  e.set_entry_expiry(99999999999999999);
+  ExpectInvalid(e, "entry_expiry must not be after 9999-12-31T23:59:59Z (253402300799)");
+  e = Valid();
+  e.set_entry_expiry(kMaxEntryExpiry + 1);
+  ExpectInvalid(e, "entry_expiry must not be after 9999-12-31T23:59:59Z (253402300799)");
+  e = Valid();
+  e.set_entry_expiry(kMaxEntryExpiry);
+  EXPECT_TRUE(ValidateEntry(e, Td(), absl::Hours(24)).ok());
+}
+
+// A huge ID is quoted cut to 256 bytes, so the message stays far below the
+// gRPC metadata limit (8 KiB) and the caller sees the ID error.
+TEST(EntryValidationTest, OverlongSpiffeIdQuotedShort) {
+  RegistrationEntry e = Valid();
+  const std::string id = "spiffe://example.org/" + std::string(10000 - 21, 'a');
+  e.set_spiffe_id(id);
+  ExpectInvalid(e, "invalid spiffe_id \"" + id.substr(0, 256) +
+                       "\"... (10000 bytes): SPIFFE ID is too long (10000 bytes; maximum 2048)");
+}
+
+TEST(SelectorParseTest, ControlCharacterEscapedInMessage) {
+  absl::StatusOr<signet::types::Selector> s = ParseSelector("unix:uid:1\n");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(),
+            "selector \"unix:uid:1\\x0a\": selector value (selector type \"unix\") contains "
+            "control character U+000A at byte 5");
+}
+
 TEST(SelectorParseTest, NoColon) {
   absl::StatusOr<signet::types::Selector> s = ParseSelector("unix");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);

@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
 #include "server/nodeattestor/k8s_psat.h"
@@ -81,12 +83,20 @@ class NodeService final
       const std::string& method, grpc::ServerContext* ctx, const google::protobuf::Message* req,
       absl::FunctionRef<absl::Status(const std::string&, signet::types::AttestedAgent&)> body);
 
+  // TryAdmitAttest takes one of the config's attestation_max_concurrent
+  // slots for an Attest stream; false when all are taken. ReleaseAttest
+  // gives it back.
+  bool TryAdmitAttest();
+  void ReleaseAttest();
+
   friend class SyncStream;
 
   ServerDeps* const d_;
   EntryStore* const store_;
   const std::vector<X509Ptr> x509pop_roots_;
   const std::unique_ptr<K8sPsatVerifier> k8s_psat_;
+  absl::Mutex attest_mu_;
+  int attests_running_ ABSL_GUARDED_BY(attest_mu_) = 0;
   WorkQueue sync_work_;  // last: destroyed (drained) first
 };
 

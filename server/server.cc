@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -133,7 +134,12 @@ absl::Status Server::Start() {
   }
   nb.AddListeningPort(addr, grpc::experimental::TlsServerCredentials(tls), &node_port_);
   nb.RegisterService(node_service_.get());
-  nb.SetMaxReceiveMessageSize(16 << 20);
+  nb.SetMaxReceiveMessageSize(4 << 20);
+  grpc::ResourceQuota quota("signet-node-api");
+  quota.Resize(32 << 20);
+  nb.SetResourceQuota(quota);
+  nb.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                        static_cast<int>(absl::ToInt64Milliseconds(config_.tls_handshake_timeout)));
   node_server_ = nb.BuildAndStart();
   if (node_server_ == nullptr || node_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", addr));

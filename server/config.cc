@@ -102,6 +102,8 @@ void ReadServer(ConfigSection s, ServerConfig& c) {
   if (c.tls_handshake_timeout > absl::Minutes(2)) {
     s.Error("tls_handshake_timeout", "must not be longer than 2m");
   }
+  c.node_api_memory_limit_mb = static_cast<int>(
+      s.Int("node_api_memory_limit_mb", c.node_api_memory_limit_mb, 8, 65536));
   ConfigSection hc = s.Section("health_checks");
   if (hc.present()) {
     c.health_checks.listener_enabled = hc.Bool("listener_enabled", false);

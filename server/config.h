@@ -54,6 +54,10 @@ struct ServerConfig {
   int attestation_max_concurrent = 32;
   absl::Duration attestation_timeout = absl::Seconds(30);
   absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  // Memory gRPC may hold for the Node API's connections (read buffers and
+  // received messages of every peer, authenticated or not); past it, gRPC
+  // cancels streams and closes connections instead of growing.
+  int node_api_memory_limit_mb = 32;
   // plugins:
   std::string datastore_type = "sqlite3";  // "sqlite3" | "memory"
   std::string datastore_connection_string;

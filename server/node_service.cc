@@ -39,6 +39,16 @@ std::vector<Selector> SelectorsOf(const AttestedAgent& a) {
   return std::vector<Selector>(a.selectors().begin(), a.selectors().end());
 }
 
+// CheckAttestMessageSize refuses an Attest message larger than
+// kMaxAttestMessageBytes.
+absl::Status CheckAttestMessageSize(const AttestRequest& m) {
+  size_t n = m.ByteSizeLong();
+  if (n <= kMaxAttestMessageBytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("attestation message of ", n,
+                                                   " bytes is over the limit of ",
+                                                   kMaxAttestMessageBytes, " bytes"));
+}
+
 // AttestWatchdog cancels an Attest call that is still running when its
 // deadline passes (a peer that opens the stream and sends its request slowly
 // or never). The alarm's callback may run after the handler has returned, so
@@ -173,6 +183,9 @@ grpc::Status NodeService::Attest(grpc::ServerContext* ctx,
   absl::Status st;
   if (!stream->Read(&first)) {
     st = absl::InvalidArgumentError("missing attestation request");
+  } else if (absl::Status size = CheckAttestMessageSize(first); !size.ok()) {
+    st = size;
+    first.Clear();  // not audited
   } else {
     st = DoAttest(stream, &first, &agent_id);
   }
@@ -242,6 +255,7 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
     if (!stream->Read(&resp) || !resp.has_challenge_response()) {
       return absl::InvalidArgumentError("x509pop: missing challenge response");
     }
+    RETURN_IF_ERROR(CheckAttestMessageSize(resp));
     RETURN_IF_ERROR(
         VerifyChallengeSignature(ident.leaf_key.get(), challenge, resp.challenge_response()));
     agent_path = "/spire/agent/x509pop/" + ident.fingerprint;

@@ -134,9 +134,17 @@ absl::Status Server::Start() {
   }
   nb.AddListeningPort(addr, grpc::experimental::TlsServerCredentials(tls), &node_port_);
   nb.RegisterService(node_service_.get());
-  nb.SetMaxReceiveMessageSize(4 << 20);
+  // Before authentication (SECURITY.md, "Server Node API before
+  // authentication"). gRPC buffers a whole message before any size check or
+  // handler sees it, so what bounds the memory that peers can make the server
+  // hold is the resource quota: past it gRPC cancels streams
+  // (RESOURCE_EXHAUSTED) and closes idle connections rather than grow. The
+  // message limit is sized for the largest authenticated call
+  // (BatchNewX509Svid, kMaxBatchSvidParams CSRs); Attest has its own, smaller
+  // limit in NodeService.
+  nb.SetMaxReceiveMessageSize(kNodeApiMaxMessageBytes);
   grpc::ResourceQuota quota("signet-node-api");
-  quota.Resize(32 << 20);
+  quota.Resize(static_cast<size_t>(config_.node_api_memory_limit_mb) << 20);
   nb.SetResourceQuota(quota);
   nb.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                         static_cast<int>(absl::ToInt64Milliseconds(config_.tls_handshake_timeout)));

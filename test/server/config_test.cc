@@ -97,17 +97,24 @@ TEST(ServerConfigTest, PreauthLimitsDefaults) {
   EXPECT_EQ(c->attestation_max_concurrent, 32);
   EXPECT_EQ(c->attestation_timeout, absl::Seconds(30));
   EXPECT_EQ(c->tls_handshake_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->node_api_memory_limit_mb, 32);
 }
 
 TEST(ServerConfigTest, PreauthLimitsSet) {
   absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(
       WithServer("  attestation_max_concurrent: 4\n  attestation_timeout: 5s\n"
-                 "  tls_handshake_timeout: 2s\n"),
+                 "  tls_handshake_timeout: 2s\n  node_api_memory_limit_mb: 256\n"),
       "s.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->attestation_max_concurrent, 4);
   EXPECT_EQ(c->attestation_timeout, absl::Seconds(5));
   EXPECT_EQ(c->tls_handshake_timeout, absl::Seconds(2));
+  EXPECT_EQ(c->node_api_memory_limit_mb, 256);
+}
+
+TEST(ServerConfigTest, TinyNodeApiMemoryLimit) {
+  ExpectError(WithServer("  node_api_memory_limit_mb: 1\n"),
+              "s.yaml:4: server.node_api_memory_limit_mb: value 1 is out of range [8, 65536]");
 }
 
 TEST(ServerConfigTest, ZeroAttestationMaxConcurrent) {

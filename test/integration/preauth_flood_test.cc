@@ -223,6 +223,46 @@ TEST_F(PreauthFloodTest, AttestThatNeverSendsItsRequestIsCutOff) {
   EXPECT_TRUE(legit.ok()) << legit.error_message();
 }
 
+TEST_F(PreauthFloodTest, LargestBatchOfAnAuthenticatedAgentStillWorks) {
+  Start();
+  TestAgent agent(server_->port(), bundle_);
+  ASSERT_TRUE(agent.Attest(server_->GenerateToken()).ok());
+  RunResult r = server_->Cli({"entry", "create", "-parentID", agent.id(), "-spiffeID",
+                              "spiffe://example.org/batch", "-selector", "unix:uid:1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string entry = ServerProcess::Field(r.out, "Entry ID");
+  // The server's largest batch, RSA-2048 CSRs: far more than one Attest
+  // message may carry, well within the Node API's message limit.
+  EvpPkeyPtr key = std::move(GenerateKey(KeyType::kRsa2048)).value();
+  const std::string csr = CreateCsrDer(key.get()).value();
+  signet::agent::BatchNewX509SvidRequest req;
+  for (int i = 0; i < 1000; ++i) {
+    auto* p = req.add_params();
+    p->set_entry_id(entry);
+    p->set_csr(csr);
+  }
+  ASSERT_GT(req.ByteSizeLong(), 500u << 10);
+  signet::agent::BatchNewX509SvidResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  grpc::Status s = agent.Stub()->BatchNewX509Svid(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  ASSERT_EQ(resp.results_size(), 1000);
+  for (const auto& res : resp.results()) {
+    EXPECT_EQ(res.status_code(), 0) << res.status_message();
+    EXPECT_EQ(res.svid().spiffe_id(), "spiffe://example.org/batch");
+  }
+  // And the agent's Sync stream delivers the entry.
+  grpc::ClientContext sctx;
+  sctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto sync = agent.Stub()->Sync(&sctx, signet::agent::SyncRequest());
+  signet::agent::SyncResponse first;
+  ASSERT_TRUE(sync->Read(&first));
+  ASSERT_EQ(first.entries_size(), 1);
+  EXPECT_EQ(first.entries(0).spiffe_id(), "spiffe://example.org/batch");
+  sctx.TryCancel();
+}
+
 TEST_F(PreauthFloodTest, TcpPeerThatNeverHandshakesIsDisconnected) {
   Start("  tls_handshake_timeout: \"1s\"\n");
   int fd = socket(AF_INET, SOCK_STREAM, 0);

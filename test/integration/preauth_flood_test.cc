@@ -23,6 +23,7 @@
 #include "common/keys.h"
 #include "common/x509.h"
 #include "gmock/gmock.h"
+#include "test/integration/fault_agent_fixture.h"
 #include "test/integration/server_test_fixture.h"
 
 namespace signet::servertest {
@@ -159,6 +160,27 @@ TEST_F(PreauthFloodTest, FloodOfOversizedAttestsIsRefusedAndLeavesRssBounded) {
   // A legitimate agent still attests.
   grpc::Status legit = AttestWithJoinToken();
   EXPECT_TRUE(legit.ok()) << legit.error_message();
+}
+
+TEST_F(PreauthFloodTest, AgentRetriesWhileTheServerIsAtItsAttestationLimit) {
+  Start("  attestation_max_concurrent: 1\n");
+  auto held = std::make_unique<HeldAttest>(server_->port(), bundle_);
+  held->stream->WaitForInitialMetadata();
+  faulttest::AgentProcess agent(*server_, bundle_);
+  ASSERT_TRUE(agent.Start(server_->GenerateToken(), /*wait_healthy=*/false)) << agent.Logs();
+  // Refused while the slot is taken, and retrying rather than exiting.
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    return absl::StrContains(agent.Logs(),
+                             "too many concurrent attestations (at most 1); retry later") ||
+           !agent.Running();
+  })) << agent.Logs();
+  ASSERT_TRUE(agent.Running()) << agent.Logs();
+  held->ctx.TryCancel();
+  held.reset();
+  EXPECT_TRUE(testutil::WaitFor([&] {
+    return !agent.Running() || agent.Cli({"healthcheck"}).exit_code == 0;
+  })) << agent.Logs();
+  EXPECT_TRUE(agent.Running()) << agent.Logs();
 }
 
 TEST_F(PreauthFloodTest, AttestMessageOverTheLimitIsResourceExhausted) {

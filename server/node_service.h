@@ -25,7 +25,8 @@ inline constexpr int kMaxBatchSvidParams = 1000;
 // Largest message the Node API receives (the server's gRPC limit): room for
 // kMaxBatchSvidParams CSRs of up to 4 KiB each.
 inline constexpr int kNodeApiMaxMessageBytes = 4 << 20;
-// Largest Attest message, checked before it is parsed: legitimate ones (a
+// Largest Attest message, checked before its payload or CSR is used (gRPC has
+// already decoded it): legitimate ones (a
 // join token, an x509pop chain of a few certificates, a k8s_psat token, plus
 // the CSR) are a few KiB.
 inline constexpr size_t kMaxAttestMessageBytes = 64 << 10;

@@ -146,6 +146,9 @@ absl::Status Server::Start() {
   grpc::ResourceQuota quota("signet-node-api");
   quota.Resize(static_cast<size_t>(config_.node_api_memory_limit_mb) << 20);
   nb.SetResourceQuota(quota);
+  // Without BDP probing a stream's receive window stays at gRPC's 64 KiB
+  // default until its handler reads (an Attest stream refused by the limit of
+  // concurrent attestations is never read).
   nb.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   nb.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                         static_cast<int>(absl::ToInt64Milliseconds(config_.tls_handshake_timeout)));

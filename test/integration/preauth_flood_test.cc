@@ -41,8 +41,7 @@ using ::testing::MatchesRegex;
 
 // The server's refusal beyond its limit of concurrent attestations, for the
 // default limit (32) and the one the cap test configures (2).
-constexpr char kTooManyDefault[] =
-    "8: too many concurrent attestations (at most 32); retry later";
+constexpr char kTooManyDefault[] = "8: too many concurrent attestations (at most 32); retry later";
 constexpr char kTooManyMessage[] = "too many concurrent attestations (at most 2); retry later";
 
 // RssKiB returns VmRSS of `pid` in KiB, or -1.
@@ -118,7 +117,7 @@ class PreauthFloodTest : public ::testing::Test {
 };
 
 TEST_F(PreauthFloodTest, FloodOfOversizedAttestsIsRefusedAndLeavesRssBounded) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   // Warm up the paths a legitimate attestation takes before measuring.
   ASSERT_TRUE(AttestWithJoinToken().ok());
   const int64_t before = RssKiB(server_->pid());
@@ -151,25 +150,25 @@ TEST_F(PreauthFloodTest, FloodOfOversizedAttestsIsRefusedAndLeavesRssBounded) {
   // (RST_STREAM ENHANCE_YOUR_CALM for a stream, GOAWAY or a closed socket for a
   // connection). None reaches the join-token check.
   for (int i = 0; i < kStreams; ++i) {
-    EXPECT_THAT(absl::StrCat(statuses[i].error_code(), ": ", statuses[i].error_message()),
-                AnyOf(Eq(kTooManyDefault),
-                      MatchesRegex("8: Received message larger than max \\(157288[0-9]+ vs\\. "
-                                   "4194304\\)"),
-                      Eq("8: Received RST_STREAM with error code 11"), Eq("14: GOAWAY received"),
-                      Eq("14: Broken pipe"), Eq("14: Socket closed"),
-                      Eq("14: Connection reset by peer")))
+    EXPECT_THAT(
+        absl::StrCat(statuses[i].error_code(), ": ", statuses[i].error_message()),
+        AnyOf(Eq(kTooManyDefault),
+              MatchesRegex("8: Received message larger than max \\(157288[0-9]+ vs\\. "
+                           "4194304\\)"),
+              Eq("8: Received RST_STREAM with error code 11"), Eq("14: GOAWAY received"),
+              Eq("14: Broken pipe"), Eq("14: Socket closed"), Eq("14: Connection reset by peer")))
         << i;
   }
   std::cerr << "VmRSS " << before << " kB before, " << after << " kB after\n";
-  EXPECT_LT(after - before, 50 * 1024) << "VmRSS " << before << " kB before, " << after
-                                        << " kB after";
+  EXPECT_LT(after - before, 50 * 1024)
+      << "VmRSS " << before << " kB before, " << after << " kB after";
   // A legitimate agent still attests.
   grpc::Status legit = AttestWithJoinToken();
   EXPECT_TRUE(legit.ok()) << legit.error_message();
 }
 
 TEST_F(PreauthFloodTest, AgentRetriesWhileTheServerIsAtItsAttestationLimit) {
-  Start("  attestation_max_concurrent: 1\n");
+  ASSERT_NO_FATAL_FAILURE(Start("  attestation_max_concurrent: 1\n"));
   auto held = std::make_unique<HeldAttest>(server_->port(), bundle_);
   held->stream->WaitForInitialMetadata();
   faulttest::AgentProcess agent(*server_, bundle_);
@@ -190,7 +189,7 @@ TEST_F(PreauthFloodTest, AgentRetriesWhileTheServerIsAtItsAttestationLimit) {
 }
 
 TEST_F(PreauthFloodTest, AttestMessageOverTheLimitIsResourceExhausted) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   auto stub = signet::agent::Node::NewStub(UnauthenticatedChannel(server_->port(), bundle_));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -204,12 +203,12 @@ TEST_F(PreauthFloodTest, AttestMessageOverTheLimitIsResourceExhausted) {
   EXPECT_FALSE(stream->Read(&resp));
   grpc::Status s = stream->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  EXPECT_EQ(s.error_message(),
-            absl::StrCat("attestation message of ", size, " bytes is over the limit of 65536 bytes"));
+  EXPECT_EQ(s.error_message(), absl::StrCat("attestation message of ", size,
+                                            " bytes is over the limit of 65536 bytes"));
 }
 
 TEST_F(PreauthFloodTest, AttestsBeyondTheConcurrencyCapAreResourceExhausted) {
-  Start("  attestation_max_concurrent: 2\n");
+  ASSERT_NO_FATAL_FAILURE(Start("  attestation_max_concurrent: 2\n"));
   std::vector<std::unique_ptr<HeldAttest>> held;
   for (int i = 0; i < 2; ++i) {
     held.push_back(std::make_unique<HeldAttest>(server_->port(), bundle_));
@@ -233,7 +232,7 @@ TEST_F(PreauthFloodTest, AttestsBeyondTheConcurrencyCapAreResourceExhausted) {
 }
 
 TEST_F(PreauthFloodTest, AttestThatNeverSendsItsRequestIsCutOff) {
-  Start("  attestation_timeout: \"1s\"\n");
+  ASSERT_NO_FATAL_FAILURE(Start("  attestation_timeout: \"1s\"\n"));
   HeldAttest h(server_->port(), bundle_);
   h.stream->WaitForInitialMetadata();
   AttestResponse resp;
@@ -252,7 +251,7 @@ TEST_F(PreauthFloodTest, AttestThatNeverSendsItsRequestIsCutOff) {
 }
 
 TEST_F(PreauthFloodTest, LargestBatchOfAnAuthenticatedAgentStillWorks) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   TestAgent agent(server_->port(), bundle_);
   ASSERT_TRUE(agent.Attest(server_->GenerateToken()).ok());
   RunResult r = server_->Cli({"entry", "create", "-parentID", agent.id(), "-spiffeID",
@@ -292,7 +291,7 @@ TEST_F(PreauthFloodTest, LargestBatchOfAnAuthenticatedAgentStillWorks) {
 }
 
 TEST_F(PreauthFloodTest, TcpPeerThatNeverHandshakesIsDisconnected) {
-  Start("  tls_handshake_timeout: \"1s\"\n");
+  ASSERT_NO_FATAL_FAILURE(Start("  tls_handshake_timeout: \"1s\"\n"));
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in sa{};

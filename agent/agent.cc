@@ -77,9 +77,13 @@ absl::Time HalfLife(absl::Time nb, absl::Time na) {
   return start + (na - start) / 2;
 }
 
+// Retryable: attestation failures worth another try. ResourceExhausted is the
+// server's "busy" (its limit of concurrent attestations, or its memory quota
+// for the Node API), see SECURITY.md.
 bool Retryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
-         s.code() == absl::StatusCode::kDeadlineExceeded || s.code() == absl::StatusCode::kUnknown;
+         s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kUnknown || s.code() == absl::StatusCode::kResourceExhausted;
 }
 
 }  // namespace

@@ -48,6 +48,16 @@ struct ServerConfig {
   absl::Duration agent_ttl = absl::ZeroDuration();  // zero: default_x509_svid_ttl
   bool audit_log_enabled = false;
   HealthChecksConfig health_checks;
+  // Node API before authentication (SECURITY.md, "Server Node API before
+  // authentication"): how many Attest streams may run at once, how long one
+  // may take, and how long a connection may take to finish its TLS handshake.
+  int attestation_max_concurrent = 32;
+  absl::Duration attestation_timeout = absl::Seconds(30);
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  // Memory gRPC may hold for the Node API's connections (read buffers and
+  // received messages of every peer, authenticated or not); past it, gRPC
+  // cancels streams and closes connections instead of growing.
+  int node_api_memory_limit_mb = 32;
   // plugins:
   std::string datastore_type = "sqlite3";  // "sqlite3" | "memory"
   std::string datastore_connection_string;

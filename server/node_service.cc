@@ -1,6 +1,9 @@
 #include "server/node_service.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -35,6 +38,45 @@ void FillSvid(const SpiffeId& id, const SignedX509& s, signet::types::X509Svid* 
 std::vector<Selector> SelectorsOf(const AttestedAgent& a) {
   return std::vector<Selector>(a.selectors().begin(), a.selectors().end());
 }
+
+// CheckAttestMessageSize refuses an Attest message larger than
+// kMaxAttestMessageBytes.
+absl::Status CheckAttestMessageSize(const AttestRequest& m) {
+  size_t n = m.ByteSizeLong();
+  if (n <= kMaxAttestMessageBytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("attestation message of ", n,
+                                                   " bytes is over the limit of ",
+                                                   kMaxAttestMessageBytes, " bytes"));
+}
+
+// AttestWatchdog cancels an Attest call that is still running when its
+// deadline passes (a peer that opens the stream and sends its request slowly
+// or never). The alarm's callback may run after the handler has returned, so
+// it reaches the call only through this shared state, which the handler
+// detaches before the call's context goes away.
+class AttestWatchdog {
+ public:
+  explicit AttestWatchdog(grpc::ServerContext* ctx) : ctx_(ctx) {}
+
+  // Fire cancels the call unless the handler has detached.
+  void Fire() {
+    absl::MutexLock l(&mu_);
+    if (ctx_ == nullptr) return;
+    fired_ = true;
+    ctx_->TryCancel();
+  }
+  // Detach ends the watch; true when the deadline had passed.
+  bool Detach() {
+    absl::MutexLock l(&mu_);
+    ctx_ = nullptr;
+    return fired_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  grpc::ServerContext* ctx_ ABSL_GUARDED_BY(mu_);
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 }  // namespace
 
@@ -103,16 +145,58 @@ grpc::Status NodeService::AuthenticatedCall(
   return ToGrpcStatus(st);
 }
 
+bool NodeService::TryAdmitAttest() {
+  absl::MutexLock l(&attest_mu_);
+  if (attests_running_ >= d_->config->attestation_max_concurrent) return false;
+  ++attests_running_;
+  return true;
+}
+
+void NodeService::ReleaseAttest() {
+  absl::MutexLock l(&attest_mu_);
+  --attests_running_;
+}
+
 grpc::Status NodeService::Attest(grpc::ServerContext* ctx,
                                  grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream) {
   AttestRequest first;
   std::string agent_id;
+  // The caller is not authenticated yet: a stream beyond the limit is refused
+  // before any of its request is read, so the transport holds no more of it
+  // than its flow-control window.
+  if (!TryAdmitAttest()) {
+    absl::Status st = absl::ResourceExhaustedError(
+        absl::StrCat("too many concurrent attestations (at most ",
+                     d_->config->attestation_max_concurrent, "); retry later"));
+    Audit("Attest", agent_id, ctx, &first, st);
+    return ToGrpcStatus(st);
+  }
+  // Tells the peer (and tests) that the stream was admitted.
+  stream->SendInitialMetadata();
+  const absl::Duration timeout = d_->config->attestation_timeout;
+  auto watchdog = std::make_shared<AttestWatchdog>(ctx);
+  grpc::Alarm alarm;
+  alarm.Set(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout),
+            [watchdog](bool expired) {
+              if (expired) watchdog->Fire();
+            });
   absl::Status st;
   if (!stream->Read(&first)) {
     st = absl::InvalidArgumentError("missing attestation request");
+  } else if (absl::Status size = CheckAttestMessageSize(first); !size.ok()) {
+    st = size;
+    first.Clear();  // not audited
   } else {
     st = DoAttest(stream, &first, &agent_id);
   }
+  // A call cancelled by the watchdog fails; say why (one that completed just
+  // before the deadline keeps its outcome).
+  if (watchdog->Detach() && !st.ok()) {
+    st = absl::DeadlineExceededError(
+        absl::StrCat("attestation not completed within ", absl::FormatDuration(timeout)));
+  }
+  alarm.Cancel();
+  ReleaseAttest();
   if (!st.ok()) {
     LogWarn("agent attestation failed",
             {{"error", std::string(st.message())}, {"peer", ctx->peer()}});
@@ -173,6 +257,7 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
     if (!stream->Read(&resp) || !resp.has_challenge_response()) {
       return absl::InvalidArgumentError("x509pop: missing challenge response");
     }
+    RETURN_IF_ERROR(CheckAttestMessageSize(resp));
     RETURN_IF_ERROR(
         VerifyChallengeSignature(ident.leaf_key.get(), challenge, resp.challenge_response()));
     agent_path = "/spire/agent/x509pop/" + ident.fingerprint;

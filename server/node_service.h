@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
 #include "server/nodeattestor/k8s_psat.h"
@@ -20,6 +22,14 @@
 namespace signet::server {
 
 inline constexpr int kMaxBatchSvidParams = 1000;
+// Largest message the Node API receives (the server's gRPC limit): room for
+// kMaxBatchSvidParams CSRs of up to 4 KiB each.
+inline constexpr int kNodeApiMaxMessageBytes = 4 << 20;
+// Largest Attest message, checked before its payload or CSR is used (gRPC has
+// already decoded it): legitimate ones (a
+// join token, an x509pop chain of a few certificates, a k8s_psat token, plus
+// the CSR) are a few KiB.
+inline constexpr size_t kMaxAttestMessageBytes = 64 << 10;
 
 // NodeService is thread-safe; `deps` and `store` are borrowed. Sync uses
 // gRPC's callback API (a connected agent holds no thread; its state is
@@ -81,12 +91,20 @@ class NodeService final
       const std::string& method, grpc::ServerContext* ctx, const google::protobuf::Message* req,
       absl::FunctionRef<absl::Status(const std::string&, signet::types::AttestedAgent&)> body);
 
+  // TryAdmitAttest takes one of the config's attestation_max_concurrent
+  // slots for an Attest stream; false when all are taken. ReleaseAttest
+  // gives it back.
+  bool TryAdmitAttest();
+  void ReleaseAttest();
+
   friend class SyncStream;
 
   ServerDeps* const d_;
   EntryStore* const store_;
   const std::vector<X509Ptr> x509pop_roots_;
   const std::unique_ptr<K8sPsatVerifier> k8s_psat_;
+  absl::Mutex attest_mu_;
+  int attests_running_ ABSL_GUARDED_BY(attest_mu_) = 0;
   WorkQueue sync_work_;  // last: destroyed (drained) first
 };
 

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -171,7 +172,24 @@ absl::Status Server::Start() {
   }
   nb.AddListeningPort(addr, grpc::experimental::TlsServerCredentials(tls), &node_port_);
   nb.RegisterService(node_service_.get());
-  nb.SetMaxReceiveMessageSize(16 << 20);
+  // Before authentication (SECURITY.md, "Server Node API before
+  // authentication"). gRPC buffers a whole message before any size check or
+  // handler sees it, so what bounds the memory that peers can make the server
+  // hold is the resource quota: past it gRPC cancels streams
+  // (RESOURCE_EXHAUSTED) and closes idle connections rather than grow. The
+  // message limit is sized for the largest authenticated call
+  // (BatchNewX509Svid, kMaxBatchSvidParams CSRs); Attest has its own, smaller
+  // limit in NodeService.
+  nb.SetMaxReceiveMessageSize(kNodeApiMaxMessageBytes);
+  grpc::ResourceQuota quota("signet-node-api");
+  quota.Resize(static_cast<size_t>(config_.node_api_memory_limit_mb) << 20);
+  nb.SetResourceQuota(quota);
+  // Without BDP probing a stream's receive window stays at gRPC's 64 KiB
+  // default until its handler reads (an Attest stream refused by the limit of
+  // concurrent attestations is never read).
+  nb.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  nb.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                        static_cast<int>(absl::ToInt64Milliseconds(config_.tls_handshake_timeout)));
   node_server_ = nb.BuildAndStart();
   if (node_server_ == nullptr || node_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", addr));

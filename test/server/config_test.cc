@@ -91,6 +91,52 @@ TEST(ServerConfigTest, BadPort) {
   ExpectError(WithServer("  bind_port: 70000\n"), "s.yaml:4: server.bind_port:");
 }
 
+TEST(ServerConfigTest, PreauthLimitsDefaults) {
+  absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(WithServer(""), "s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->attestation_max_concurrent, 32);
+  EXPECT_EQ(c->attestation_timeout, absl::Seconds(30));
+  EXPECT_EQ(c->tls_handshake_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->node_api_memory_limit_mb, 32);
+}
+
+TEST(ServerConfigTest, PreauthLimitsSet) {
+  absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(
+      WithServer("  attestation_max_concurrent: 4\n  attestation_timeout: 5s\n"
+                 "  tls_handshake_timeout: 2s\n  node_api_memory_limit_mb: 256\n"),
+      "s.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->attestation_max_concurrent, 4);
+  EXPECT_EQ(c->attestation_timeout, absl::Seconds(5));
+  EXPECT_EQ(c->tls_handshake_timeout, absl::Seconds(2));
+  EXPECT_EQ(c->node_api_memory_limit_mb, 256);
+}
+
+TEST(ServerConfigTest, TinyNodeApiMemoryLimit) {
+  ExpectError(WithServer("  node_api_memory_limit_mb: 1\n"),
+              "s.yaml:4: server.node_api_memory_limit_mb: value 1 is out of range [8, 65536]");
+}
+
+TEST(ServerConfigTest, ZeroAttestationMaxConcurrent) {
+  ExpectError(WithServer("  attestation_max_concurrent: 0\n"),
+              "s.yaml:4: server.attestation_max_concurrent: value 0 is out of range [1, 10000]");
+}
+
+TEST(ServerConfigTest, ZeroAttestationTimeout) {
+  ExpectError(WithServer("  attestation_timeout: 0s\n"),
+              "server.attestation_timeout: must be greater than zero");
+}
+
+TEST(ServerConfigTest, LongAttestationTimeout) {
+  ExpectError(WithServer("  attestation_timeout: 1h\n"),
+              "server.attestation_timeout: must not be longer than 10m");
+}
+
+TEST(ServerConfigTest, LongTlsHandshakeTimeout) {
+  ExpectError(WithServer("  tls_handshake_timeout: 5m\n"),
+              "server.tls_handshake_timeout: must not be longer than 2m");
+}
+
 TEST(ServerConfigTest, BadLogLevel) {
   ExpectError(WithServer("  log_level: chatty\n"),
               "server.log_level: must be one of debug, info, warn, error");

@@ -257,6 +257,9 @@ TEST(BundleTest, UnknownTopLevelMembersIgnored) {
   absl::StatusOr<Bundle> parsed =
       Bundle::ParseJwks(Td("example.org"), R"({"keys":[],"other":{"a":[1,2]}})");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->trust_domain(), Td("example.org"));
+  EXPECT_TRUE(parsed->x509_authorities().empty());
+  EXPECT_TRUE(parsed->jwt_authorities().empty());
 }
 
 TEST(BundleTest, MalformedJsonRejected) {

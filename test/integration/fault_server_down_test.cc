@@ -260,27 +260,15 @@ TEST(ClockSkewTest, AgentFiveMinutesAhead) {
   RunSkewed("+300s");
 }
 
-// DISABLED: bug in common/x509.h (kNotBeforeBackdate = 10s, used by
-// IssueLeaf/CreateSelfSignedCa for the server SVID and the CA): an agent
-// whose clock is 5 minutes behind the server sees the server's SVID as not
-// yet valid and attestation fails with "certificate verify failed" (retried
-// forever). Fix: backdate NotBefore by 5 minutes (kNotBeforeBackdate =
-// absl::Minutes(5)) or let the agent's server-certificate verifier accept a
-// NotBefore up to 5 minutes in the future.
+// An agent 5 minutes behind the server still accepts the server's SVID and
+// CA and attests.
 TEST(ClockSkewTest, AgentFiveMinutesBehind) {
   if (Faketime().empty()) GTEST_SKIP() << "libfaketime (Debian package faketime) not installed";
   RunSkewed("-300s");
 }
 
-// DISABLED: bug in agent/agent.cc (Agent::Attest, the "no usable kept agent
-// SVID" path): when the kept agent SVID expired while the agent was offline
-// and no join token is configured, the agent logs only at DEBUG level
-// `no usable kept agent SVID reason="FAILED_PRECONDITION: kept agent SVID has
-// expired"` and then keeps retrying attestation with an empty token instead
-// of exiting with instructions. Expected: exit 1 with e.g. "the agent SVID
-// kept in <data_dir> expired at <time> while the agent was offline; generate
-// a new join token (signet-server token generate) and start the agent with
-// -joinToken <token>".
+// An agent whose kept SVID expired while it was offline, with no join token
+// configured, exits 1 and says how to recover (a new join token).
 TEST(FaultExpiryTest, AgentWhoseSvidExpiredWhileOfflineSaysWhatToDo) {
   if (Faketime().empty()) GTEST_SKIP() << "libfaketime (Debian package faketime) not installed";
   // Agent SVIDs live 30 s here; the server's own SVID lives an hour.

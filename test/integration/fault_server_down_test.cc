@@ -21,15 +21,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-int CountOccurrences(const std::string& haystack, const std::string& needle) {
-  int n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
-}
-
 class FaultTest : public ::testing::Test {
  protected:
   void StartAll(const std::string& agent_extra = "") {

@@ -415,6 +415,10 @@ AgentDebugInfo Agent::DebugInfo() {
   return info;
 }
 
+absl::Duration SyncReconnectDelay(int failures) {
+  return std::min(absl::Milliseconds(250) * std::max(failures, 0), absl::Seconds(5));
+}
+
 void Agent::StartSync() {
   absl::MutexLock l(&mu_);
   threads_.emplace_back([this] { SyncLoop(); });
@@ -463,7 +467,9 @@ void Agent::SyncLoop() {
       status = FromGrpc(gs);
     }
     ++failures;
-    LogWarn("entry stream from the server ended; reconnecting", {{"error", status.ToString()}});
+    const absl::Duration wait = SyncReconnectDelay(failures);
+    LogWarn("entry stream from the server ended; reconnecting",
+            {{"error", status.ToString()}, {"retry_in", absl::FormatDuration(wait)}});
     if (status.code() == absl::StatusCode::kPermissionDenied ||
         status.code() == absl::StatusCode::kUnauthenticated) {
       // The server no longer accepts our SVID (evicted, superseded, expired):
@@ -479,7 +485,6 @@ void Agent::SyncLoop() {
         }
       }
     }
-    absl::Duration wait = std::min(absl::Milliseconds(250) * failures, absl::Seconds(5));
     absl::MutexLock l(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(this, &Agent::WakeSync), wait);
   }

@@ -29,6 +29,11 @@
 
 namespace signet::agent {
 
+// SyncReconnectDelay is how long the agent waits before reopening its entry
+// stream after `failures` consecutive failures: 250 ms per failure, at most
+// 5 s.
+absl::Duration SyncReconnectDelay(int failures);
+
 // AgentDebugInfo is what the admin Debug API reports about a running agent.
 struct AgentDebugInfo {
   // The agent's own X.509-SVID chain, leaf first (certificates shared with

@@ -230,7 +230,7 @@ WorkloadHandler::Selectors WorkloadHandler::CachedSelectors(const PeerCred& cred
     absl::MutexLock l(&cache_mu_);
     auto it = callers_.find(cred.conn_id);
     if (it == callers_.end()) return nullptr;
-    if (it->second.pid != cred.pid || absl::Now() >= it->second.expires) {
+    if (it->second.pid != cred.pid || config_.clock() >= it->second.expires) {
       callers_.erase(it);
       return nullptr;
     }
@@ -254,7 +254,7 @@ void WorkloadHandler::CacheSelectors(const PeerCred& cred, std::shared_ptr<Pinne
                                      std::shared_ptr<ProcStatusFile> status, std::string creds,
                                      const Selectors& sel) {
   if (config_.selector_cache_ttl <= absl::ZeroDuration() || cred.conn_id == 0) return;
-  absl::Time now = absl::Now();
+  absl::Time now = config_.clock();
   absl::MutexLock l(&cache_mu_);
   if (callers_.size() >= kMaxCachedCallers) {
     for (auto it = callers_.begin(); it != callers_.end();) {
@@ -271,7 +271,7 @@ void WorkloadHandler::CacheSelectors(const PeerCred& cred, std::shared_ptr<Pinne
 }
 
 void WorkloadHandler::PurgeExpiredCallers() {
-  absl::Time now = absl::Now();
+  absl::Time now = config_.clock();
   absl::MutexLock l(&cache_mu_);
   for (auto it = callers_.begin(); it != callers_.end();) {
     it = now >= it->second.expires ? callers_.erase(it) : std::next(it);

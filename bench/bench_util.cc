@@ -194,7 +194,7 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-bool WaitQuiet(pid_t pid, absl::Duration quiet, absl::Duration timeout) {
+bool WaitQuiet(pid_t pid, absl::Duration quiet, absl::Duration timeout, absl::Time* last_busy) {
   absl::Time deadline = absl::Now() + timeout;
   double last = CpuSeconds(pid);
   absl::Time quiet_since = absl::Now();
@@ -205,6 +205,7 @@ bool WaitQuiet(pid_t pid, absl::Duration quiet, absl::Duration timeout) {
       last = c;
       quiet_since = absl::Now();
     } else if (absl::Now() - quiet_since >= quiet) {
+      if (last_busy != nullptr) *last_busy = quiet_since;
       return true;
     }
   }

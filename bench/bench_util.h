@@ -93,8 +93,11 @@ int64_t RssKb(pid_t pid);
 // CpuSeconds returns utime+stime of `pid` in seconds (-1 when unreadable).
 double CpuSeconds(pid_t pid);
 // WaitQuiet waits until `pid` used no CPU for `quiet` (checked every 100 ms),
-// at most `timeout`; returns whether it became quiet.
-bool WaitQuiet(pid_t pid, absl::Duration quiet, absl::Duration timeout);
+// at most `timeout`; returns whether it became quiet. When it did and
+// `last_busy` is set, *last_busy is when CPU use was last seen (to within
+// 100 ms): the moment the process settled.
+bool WaitQuiet(pid_t pid, absl::Duration quiet, absl::Duration timeout,
+               absl::Time* last_busy = nullptr);
 
 // WaitFor polls `pred` every `every` until true or `timeout`; returns the last
 // value of `pred`.

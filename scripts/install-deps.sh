@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev openssl libabsl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest
-  libsqlite3-dev sqlite3 libcurl4-openssl-dev
+  libsqlite3-dev sqlite3 libcurl4-openssl-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
   nginx faketime
 )

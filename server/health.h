@@ -1,19 +1,19 @@
-// A tiny blocking HTTP/1.0 responder for /live and /ready.
+// /live and /ready for the server's health_checks listener, on HttpServer.
 #ifndef SIGNET_SERVER_HEALTH_H_
 #define SIGNET_SERVER_HEALTH_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/http_server.h"
 
 namespace signet::server {
 
-// HealthListener answers GET <live_path> (200 while the process runs) and
-// GET <ready_path> (200 when `ready()` is true, else 503) on its own thread.
+// HealthListener answers GET <live_path> (200 {"live":true} while the
+// process runs) and GET <ready_path> (200 {"ready":true} when `ready()` is
+// true, else 503 {"ready":false}) on its own threads.
 class HealthListener {
  public:
   // Start binds `address:port` (port 0 picks one). Unavailable when it
@@ -21,30 +21,16 @@ class HealthListener {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HealthListener>> Start(
       const std::string& address, int port, std::string live_path, std::string ready_path,
       std::function<bool()> ready);
-  ~HealthListener();
   HealthListener(const HealthListener&) = delete;
   HealthListener& operator=(const HealthListener&) = delete;
 
-  int port() const { return port_; }
-  void Stop();
+  int port() const { return http_->port(); }
+  void Stop() { http_->Stop(); }
 
  private:
-  HealthListener(int fd, int port, std::string live, std::string ready, std::function<bool()> r)
-      : fd_(fd),
-        port_(port),
-        live_path_(std::move(live)),
-        ready_path_(std::move(ready)),
-        ready_(std::move(r)) {}
-  void Loop();
-  void Serve(int conn);
+  explicit HealthListener(std::unique_ptr<HttpServer> http) : http_(std::move(http)) {}
 
-  const int fd_;
-  const int port_;
-  const std::string live_path_;
-  const std::string ready_path_;
-  const std::function<bool()> ready_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 }  // namespace signet::server

@@ -139,12 +139,20 @@ class WorkloadHandlerTest : public ::testing::Test {
     c.close_connection = [this](const PeerCred&) { ++closed_; };
     c.cancel_poll = absl::Milliseconds(20);
     c.mint_wait = absl::Milliseconds(300);
+    c.clock = [this] {
+      absl::MutexLock l(&clock_mu_);
+      return absl::Now() + clock_offset_;
+    };
     handler_ = std::make_unique<WorkloadHandler>(std::move(c));
     grpc::ServerBuilder b;
     handler_->Attach(&b);
     server_ = b.BuildAndStart();
     handler_->Start();
     stub_ = SpiffeWorkloadAPI::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  void AdvanceClock(absl::Duration d) {
+    absl::MutexLock l(&clock_mu_);
+    clock_offset_ += d;
   }
   void StopHandler() {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
@@ -221,6 +229,8 @@ class WorkloadHandlerTest : public ::testing::Test {
   std::atomic<pid_t> peer_pid_{1234};
   std::atomic<uint64_t> conn_id_{0};
   std::atomic<int> closed_{0};
+  absl::Mutex clock_mu_;
+  absl::Duration clock_offset_ ABSL_GUARDED_BY(clock_mu_) = absl::ZeroDuration();
   std::unique_ptr<WorkloadHandler> handler_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
@@ -688,19 +698,18 @@ TEST_F(WorkloadHandlerTest, ZeroSelectorCacheTtlAttestsEveryCall) {
 }
 
 TEST_F(WorkloadHandlerTest, CachedSelectorsExpireAfterTtl) {
-  // The cache reads the wall clock: the TTL must outlast two calls on a slow
-  // run (with 100 ms, a ThreadSanitizer run on a loaded machine saw the second
-  // call attested again).
+  // The cache reads the handler's clock, which the test moves forward.
   StopHandler();
-  StartHandler(absl::Seconds(2));
+  StartHandler(absl::Minutes(1));
   manager_.Set(Ready({Entry("e1", "spiffe://example.org/w", {kUid})}));
   peer_pid_ = getpid();
   conn_id_ = 7;
   X509SVIDResponse r;
   ASSERT_TRUE(FirstX509(&r).ok());
+  AdvanceClock(absl::Seconds(50));
   ASSERT_TRUE(FirstX509(&r).ok());
   EXPECT_EQ(attestor_.calls, 1);
-  absl::SleepFor(absl::Milliseconds(2200));
+  AdvanceClock(absl::Seconds(11));  // 61 s after the entry was cached
   ASSERT_TRUE(FirstX509(&r).ok());
   EXPECT_EQ(attestor_.calls, 2);
 }

@@ -254,9 +254,23 @@ TEST(BundleTest, EmptyKeysAccepted) {
 }
 
 TEST(BundleTest, UnknownTopLevelMembersIgnored) {
-  absl::StatusOr<Bundle> parsed =
-      Bundle::ParseJwks(Td("example.org"), R"({"keys":[],"other":{"a":[1,2]}})");
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EvpPkeyPtr key = Key(KeyType::kEcP256);
+  Bundle b(Td("example.org"));
+  b.AddJwtAuthority("k1", PublicOnly(key.get()));
+  std::string json = b.ToJwks();
+  ASSERT_EQ(json.front(), '{');
+  // Unknown members before and after "keys", one of them holding a "keys"
+  // array of its own that must not be read.
+  json = absl::StrCat(R"({"other":{"a":[1,2],"keys":[]},)", json.substr(1, json.size() - 2),
+                      R"(,"x":"y"})");
+  absl::StatusOr<Bundle> parsed = Bundle::ParseJwks(Td("example.org"), json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << json;
+  EXPECT_EQ(parsed->trust_domain(), Td("example.org"));
+  EXPECT_TRUE(parsed->x509_authorities().empty());
+  ASSERT_EQ(parsed->jwt_authorities().size(), 1u);
+  const EVP_PKEY* k = parsed->FindJwtAuthority("k1");
+  ASSERT_NE(k, nullptr);
+  EXPECT_TRUE(PublicKeysEqual(k, key.get()));
 }
 
 TEST(BundleTest, MalformedJsonRejected) {

@@ -197,6 +197,11 @@ TEST_F(JwtTest, Rs512Validates) {
   std::string token = Sign(Header("RS512", "krsa"), Payload(), rsa_, "RS512");
   absl::StatusOr<JwtSvid> svid = Validate(token);
   ASSERT_TRUE(svid.ok()) << svid.status();
+  EXPECT_EQ(svid->algorithm, "RS512");
+  EXPECT_EQ(svid->key_id, "krsa");
+  EXPECT_EQ(svid->subject.ToString(), "spiffe://example.org/workload");
+  EXPECT_EQ(svid->audience, std::vector<std::string>{"svc"});
+  EXPECT_EQ(svid->expires_at, now_ + absl::Seconds(300));
 }
 
 TEST_F(JwtTest, ClaimsReturned) {
@@ -469,6 +474,20 @@ TEST_F(JwtTest, SubInOtherTrustDomainUsesOnlyThatBundlesKids) {
   ExpectValidateError(
       Sign(Header("ES384", "k384"), Payload(R"("sub":"spiffe://b.org/w")", "sub"), p384_, "ES384"),
       "no JWT authority found with key ID \"k384\"");
+}
+
+TEST_F(JwtTest, KeyOfAnotherTrustDomainWithOurKidIsRejected) {
+  // b.org's bundle holds other_ under "k256", the kid of example.org's P-256
+  // key. A token for an example.org subject signed with b.org's key under
+  // that kid must not verify: keys are looked up in the subject's bundle.
+  ExpectValidateError(Sign(Header(), Payload(), other_), "token signature verification failed");
+  // The same key and kid are good for a b.org subject, so the rejection above
+  // is the trust domain's doing, not a broken key.
+  absl::StatusOr<JwtSvid> b =
+      Validate(Sign(Header(), Payload(R"("sub":"spiffe://b.org/w")", "sub"), other_));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->subject.ToString(), "spiffe://b.org/w");
+  EXPECT_EQ(b->key_id, "k256");
 }
 
 TEST_F(JwtTest, TamperedPayloadRejected) {

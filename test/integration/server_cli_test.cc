@@ -374,11 +374,11 @@ TEST(ServerHealthTest, LiveAndReadyEndpoints) {
                    "    bind_address: \"127.0.0.1\"\n    bind_port: ",
                    hport, "\n"));
   ASSERT_TRUE(s.Start()) << s.Logs();
-  EXPECT_TRUE(absl::StartsWith(HttpGet(hport, "/live"), "HTTP/1.0 200 OK\r\n"));
+  EXPECT_TRUE(absl::StartsWith(HttpGet(hport, "/live"), "HTTP/1.1 200 OK\r\n"));
   std::string ready = HttpGet(hport, "/ready");
-  EXPECT_TRUE(absl::StartsWith(ready, "HTTP/1.0 200 OK\r\n")) << ready;
+  EXPECT_TRUE(absl::StartsWith(ready, "HTTP/1.1 200 OK\r\n")) << ready;
   EXPECT_TRUE(absl::EndsWith(ready, "{\"ready\":true}")) << ready;
-  EXPECT_TRUE(absl::StartsWith(HttpGet(hport, "/nope"), "HTTP/1.0 404 Not Found\r\n"));
+  EXPECT_TRUE(absl::StartsWith(HttpGet(hport, "/nope"), "HTTP/1.1 404 Not Found\r\n"));
   EXPECT_EQ(s.Cli({"healthcheck"}).out, "Server is healthy.\n");
 }
 

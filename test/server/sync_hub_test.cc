@@ -167,12 +167,17 @@ TEST_F(SyncHubTest, WakeAllForBundleChange) {
 
 TEST_F(SyncHubTest, WaitBlocksUntilWoken) {
   auto a = Subscribe(kAgentA);
+  ASSERT_EQ(hub_.Wait(a, absl::Now()).code(), absl::StatusCode::kDeadlineExceeded);
   std::thread t([&] {
     RegistrationEntry e = Entry("1", kAgentA, "spiffe://example.org/w");
-    hub_.EntryChanged(std::nullopt, e);
+    EXPECT_EQ(hub_.EntryChanged(std::nullopt, e), 1u);
   });
-  EXPECT_TRUE(hub_.Wait(a, absl::Now() + absl::Seconds(10)).ok());
+  absl::Status s = hub_.Wait(a, absl::Now() + absl::Seconds(60));
   t.join();
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(hub_.Wakeups(a), 1u);
+  // The wake-up was consumed by the Wait.
+  EXPECT_EQ(hub_.Wait(a, absl::Now()).code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST_F(SyncHubTest, ScalesTo100kEntriesAnd1000Agents) {
@@ -184,7 +189,8 @@ TEST_F(SyncHubTest, ScalesTo100kEntriesAnd1000Agents) {
     }
   }
   ASSERT_EQ(cache_.size(), 100000u);
-  absl::Time start = absl::Now();
+  // Correctness at this size only; the time it takes is bench/ row 2's
+  // business, not a unit test's.
   for (int i = 0; i < 1000; ++i) subs.push_back(Subscribe(absl::StrCat(kAgentA, i)));
   RegistrationEntry e = Entry("new", absl::StrCat(kAgentA, 500), "spiffe://example.org/new");
   EXPECT_EQ(hub_.EntryChanged(cache_.Put(e), e), 1u);
@@ -192,7 +198,6 @@ TEST_F(SyncHubTest, ScalesTo100kEntriesAnd1000Agents) {
   EXPECT_FALSE(Pending(subs[499]));
   EXPECT_EQ(cache_.ComputeAuthorized(absl::StrCat(kAgentA, 500), {}, absl::Now()).entries.size(),
             101u);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   for (auto& s : subs) hub_.Unsubscribe(s);
   EXPECT_EQ(hub_.subscribers(), 0u);
 }

@@ -136,7 +136,7 @@ TEST(FaultDatastoreTest, DataDirMadeReadOnlyWhileRunningFailsWritesCleanly) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the server as another uid";
   ServerProcess server;
   ASSERT_EQ(mkdir(server.dir().File("data").c_str(), 0700), 0);
-  ASSERT_EQ(mkdir(server.dir().File("admin").c_str(), 0770), 0);
+  ASSERT_EQ(mkdir(server.dir().File("admin").c_str(), 0750), 0);
   ASSERT_EQ(chown(server.dir().File("admin").c_str(), testutil::kTestUidA, testutil::kTestUidA), 0);
   ASSERT_EQ(chown(server.dir().File("data").c_str(), testutil::kTestUidA, testutil::kTestUidA), 0);
   chmod(server.dir().path().c_str(), 0755);

@@ -6,9 +6,10 @@
 // - The symlink race: an attacker under uid 65534 pre-creates the agent's
 //   socket directory, watches it with inotify and swaps the socket for a
 //   link to a root-owned 0600 canary the moment it appears, against 200
-//   socket creations (UnixSocketServer::Create, the code both daemons run).
-//   The canary never changes mode or owner; a creation either refuses the
-//   attacker's directory or gets a directory chain of its own.
+//   socket creations (UnixSocketServer::Create, the code both daemons run):
+//   100 against its pre-created directory (each refused) and 100 in the
+//   daemon's own directory with the attacker watching it. The canary never
+//   changes mode or owner.
 // - The hijack variants, each against the real signet-agent or
 //   signet-server: a pre-created 0777 directory, a link to the attacker's
 //   directory, a directory owned by another uid: each refused at startup
@@ -139,8 +140,9 @@ void Copy(char (&dst)[256], const std::string& src) {
     for (ssize_t off = 0; n > 0 && off < n;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
       if ((ev->mask & IN_CREATE) != 0 && ev->len > 0 && strcmp(ev->name, "api.sock") == 0) {
-        rename(p.sock, p.stolen);
-        symlink(p.canary, p.sock);
+        // Either may fail (the directory is not ours): keep trying.
+        (void)rename(p.sock, p.stolen);
+        (void)!symlink(p.canary, p.sock);
       }
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
     }
@@ -180,10 +182,26 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutsid
 
   int refused = 0, served = 0;
   for (int i = 0; i < 200; ++i) {
-    // Every other start, let the attacker win the race for the directory;
-    // the others race it.
     if (i % 2 == 0) {
+      // The attacker's pre-created directory (it re-plants after every
+      // cleanup): refused.
       ASSERT_TRUE(testutil::WaitFor([&] { return access(pub.c_str(), F_OK) == 0; })) << i;
+    } else {
+      // The daemon's own directories, left from an earlier start, with the
+      // attacker watching the socket directory for the socket to appear.
+      ASSERT_EQ(kill(attacker, SIGSTOP), 0);
+      int st = 0;
+      ASSERT_EQ(waitpid(attacker, &st, WUNTRACED), attacker);
+      ASSERT_TRUE(WIFSTOPPED(st));
+      const std::string trash = box.File(absl::StrCat("trash-", i));
+      if (rename(agent_dir.c_str(), trash.c_str()) == 0) {
+        std::error_code ec;
+        std::filesystem::remove_all(trash, ec);
+        ASSERT_FALSE(ec) << ec.message();
+      }
+      ASSERT_EQ(mkdir(agent_dir.c_str(), 0755), 0);
+      ASSERT_EQ(mkdir(pub.c_str(), 0755), 0);
+      ASSERT_EQ(kill(attacker, SIGCONT), 0);
     }
     absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss =
         UnixSocketServer::Create(sock, 0755, 0777);
@@ -210,9 +228,12 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutsid
     }
     ASSERT_TRUE(box.CanaryUntouched()) << "after start " << i;
     if (::testing::Test::HasFailure()) break;
-    // Clean up for the next start; the attacker re-plants on the deletion.
+    // Clean up for the next start: move the directory out of the attacker's
+    // reach in one step (it re-plants as soon as it notices), then remove it.
+    const std::string trash = box.File(absl::StrCat("trash-", i, "-end"));
+    ASSERT_EQ(rename(agent_dir.c_str(), trash.c_str()), 0) << strerror(errno);
     std::error_code ec;
-    std::filesystem::remove_all(agent_dir, ec);
+    std::filesystem::remove_all(trash, ec);
     ASSERT_FALSE(ec) << ec.message();
   }
   close(stop[1]);
@@ -220,7 +241,8 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutsid
   ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_TRUE(box.CanaryUntouched());
-  EXPECT_GE(refused, 100) << "served " << served;
+  EXPECT_EQ(refused, 100);
+  EXPECT_EQ(served, 100);
   std::cerr << "refused " << refused << ", served " << served << " of 200 starts\n";
 }
 

@@ -157,10 +157,10 @@ absl::StatusOr<SocketDir> OpenSocketDir(const std::string& path, mode_t dir_mode
       created = true;
     } else if (S_ISLNK(lst.st_mode)) {
       if (here_shared) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            next, " on socket path ", path, " is a symbolic link in ", shown,
-            ", a directory other users can write; refusing to follow it: remove ", next,
-            " and restart"));
+        return absl::FailedPreconditionError(
+            absl::StrCat(next, " on socket path ", path, " is a symbolic link in ", shown,
+                         ", a directory other users can write; refusing to follow it: remove ",
+                         next, " and restart"));
       }
       if (++links > kMaxSymlinks) {
         return absl::FailedPreconditionError(

@@ -249,9 +249,9 @@ TEST_F(SocketPathTest, RefusesStaleSocketOfAnotherUser) {
   ASSERT_EQ(lchown(path.c_str(), kTestUidA, kTestUidA), 0);
   absl::Status st = CreateStatus(path);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(st.message(), absl::StrCat(path, " is a socket owned by uid ", kTestUidA,
-                                       ", not by this process's uid ", geteuid(),
-                                       "; refusing to replace it"));
+  EXPECT_EQ(st.message(),
+            absl::StrCat(path, " is a socket owned by uid ", kTestUidA,
+                         ", not by this process's uid ", geteuid(), "; refusing to replace it"));
   EXPECT_TRUE(S_ISSOCK(Lstat(path).st_mode));
 }
 
@@ -286,7 +286,8 @@ TEST_F(SocketPathTest, SetSocketModeDoesNotFollowALink) {
 
 TEST_F(SocketPathTest, StopLeavesAReplacedSocketAlone) {
   const std::string path = tmp_ + "/d/api.sock";
-  absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss = UnixSocketServer::Create(path, 0755, 0777);
+  absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss =
+      UnixSocketServer::Create(path, 0755, 0777);
   ASSERT_TRUE(uss.ok()) << uss.status();
   ASSERT_EQ(unlink(path.c_str()), 0);
   testutil::WriteFile(path, "someone else's", 0644);
@@ -297,8 +298,9 @@ TEST_F(SocketPathTest, StopLeavesAReplacedSocketAlone) {
 // RunChild forks a child that creates a socket server at `path` and then runs
 // `die` (after `before`, run ahead of the creation); returns the child's
 // wait status. The child never returns to gtest.
-int RunChild(const std::string& path, const std::function<void()>& die,
-             const std::function<void()>& before = [] {}) {
+int RunChild(
+    const std::string& path, const std::function<void()>& die,
+    const std::function<void()>& before = [] {}) {
   int ready[2];
   EXPECT_EQ(pipe(ready), 0);
   const pid_t pid = fork();

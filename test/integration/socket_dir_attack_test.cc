@@ -79,11 +79,10 @@ class Sandbox {
   ::testing::AssertionResult CanaryUntouched() const {
     struct stat st;
     if (lstat(canary_.c_str(), &st) != 0) return ::testing::AssertionFailure() << "canary gone";
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != 0 ||
-        st.st_gid != 0) {
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != 0 || st.st_gid != 0) {
       return ::testing::AssertionFailure()
-             << "canary changed: mode " << std::oct << (st.st_mode & 07777) << std::dec
-             << " owner " << st.st_uid << ":" << st.st_gid;
+             << "canary changed: mode " << std::oct << (st.st_mode & 07777) << std::dec << " owner "
+             << st.st_uid << ":" << st.st_gid;
     }
     return ::testing::AssertionSuccess();
   }
@@ -252,8 +251,8 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutsid
 std::string ServerYaml(const Sandbox& box, const std::string& socket_path) {
   return absl::StrCat(
       "server:\n  bind_address: \"127.0.0.1\"\n  bind_port: ", testutil::FreeTcpPort(),
-      "\n  socket_path: \"", socket_path, "\"\n  trust_domain: \"example.org\"\n",
-      "  data_dir: \"", box.File("data"), "\"\n",
+      "\n  socket_path: \"", socket_path, "\"\n  trust_domain: \"example.org\"\n", "  data_dir: \"",
+      box.File("data"), "\"\n",
       "plugins:\n  DataStore:\n    sql:\n      database_type: \"sqlite3\"\n"
       "      connection_string: \"",
       box.File("data/datastore.sqlite3"),
@@ -287,17 +286,17 @@ RunResult RunAgent(const Sandbox& box, const std::string& socket_path,
       "plugins:\n  NodeAttestor:\n    join_token: {}\n  KeyManager:\n    disk: {}\n",
       "  WorkloadAttestor:\n    unix: {}\n");
   testutil::WriteFile(box.File("agent.yaml"), cfg);
-  return testutil::Run({testutil::AgentBinary(), "run", "-config", box.File("agent.yaml"),
-                        "-joinToken", "unused"},
-                       {}, absl::Seconds(30));
+  return testutil::Run(
+      {testutil::AgentBinary(), "run", "-config", box.File("agent.yaml"), "-joinToken", "unused"},
+      {}, absl::Seconds(30));
 }
 
 TEST(SocketDirAttackTest, AgentRefusesPreCreatedWorldWritableDirectory) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the attacker under another uid";
   Sandbox box;
   const std::string agent_dir = box.tmp() + "/signet-agent";
-  RunResult a = Sandbox::AsAttacker(absl::StrCat("mkdir -m 0777 ", agent_dir, " ", agent_dir,
-                                                 "/public"));
+  RunResult a =
+      Sandbox::AsAttacker(absl::StrCat("mkdir -m 0777 ", agent_dir, " ", agent_dir, "/public"));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   const std::string sock = agent_dir + "/public/api.sock";
   RunResult r = RunAgent(box, sock);
@@ -316,8 +315,7 @@ TEST(SocketDirAttackTest, AgentRefusesAdminSocketInAttackersDirectory) {
   const std::string sock = box.tmp() + "/signet-agent/public/api.sock";
   RunResult r = RunAgent(box, sock, admin);
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err,
-              HasSubstr("admin_socket_path: " + OwnerMessage(admin_dir, admin, kTestUidA)))
+  EXPECT_THAT(r.err, HasSubstr("admin_socket_path: " + OwnerMessage(admin_dir, admin, kTestUidA)))
       << r.err;
   // The Workload API socket it had made is gone again.
   EXPECT_NE(access(sock.c_str(), F_OK), 0);
@@ -328,8 +326,8 @@ TEST(SocketDirAttackTest, ServerRefusesLinkToAttackersDirectory) {
   Sandbox box;
   const std::string link = box.tmp() + "/signet-server";
   const std::string evil = box.tmp() + "/evil";
-  RunResult a = Sandbox::AsAttacker(absl::StrCat("mkdir -m 0777 ", evil, " && ln -s ", evil,
-                                                 " ", link));
+  RunResult a =
+      Sandbox::AsAttacker(absl::StrCat("mkdir -m 0777 ", evil, " && ln -s ", evil, " ", link));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   const std::string sock = link + "/private/api.sock";
   RunResult r = RunServer(box, sock);
@@ -379,7 +377,8 @@ TEST(SocketDirAttackTest, ServerMakesItsOwnDirectoryUnderStickyTmp) {
   ASSERT_TRUE(testutil::WaitFor([&] { return !proc.Running() || healthy(); })) << proc.Stderr();
   ASSERT_TRUE(proc.Running()) << proc.Stderr();
   struct stat st;
-  for (const std::string& d : {box.tmp() + "/signet-server", box.tmp() + "/signet-server/private"}) {
+  for (const std::string& d :
+       {box.tmp() + "/signet-server", box.tmp() + "/signet-server/private"}) {
     ASSERT_EQ(lstat(d.c_str(), &st), 0) << d;
     EXPECT_EQ(st.st_uid, geteuid()) << d;
     // The server's group may enter, nobody but the server may write.
@@ -427,9 +426,9 @@ TEST(StaleSocketFullDiskTest, ServerPastFileSizeLimitKeepsRunningAndRemovesSocke
   struct stat st;
   ASSERT_EQ(stat(db.c_str(), &st), 0);
   const long limit_kb = (st.st_size / 1024) + 64;
-  testutil::Subprocess proc({"/bin/sh", "-c",
-                             absl::StrCat("trap - XFSZ; ulimit -f ", limit_kb, "; exec \"$0\" \"$@\""),
-                             testutil::ServerBinary(), "run", "-config", server.config_path()});
+  testutil::Subprocess proc(
+      {"/bin/sh", "-c", absl::StrCat("trap - XFSZ; ulimit -f ", limit_kb, "; exec \"$0\" \"$@\""),
+       testutil::ServerBinary(), "run", "-config", server.config_path()});
   ASSERT_TRUE(testutil::WaitFor([&] {
     return !proc.Running() || server.Cli({"healthcheck"}).exit_code == 0;
   })) << proc.Stderr();

@@ -71,8 +71,14 @@ class FdCloser {
 
 // OthersCanWrite reports whether users other than this process's could
 // create, rename or remove entries of the directory `st`: it is writable by
-// its group or by everyone.
-bool OthersCanWrite(const struct stat& st) { return (st.st_mode & (S_IWGRP | S_IWOTH)) != 0; }
+// everyone, or by a group other than this process's effective group (whose
+// members are trusted like its user: for the server they are administrators
+// through its 0770 socket anyway; a Kubernetes fsGroup volume is such a
+// directory).
+bool OthersCanWrite(const struct stat& st) {
+  if ((st.st_mode & S_IWOTH) != 0) return true;
+  return (st.st_mode & S_IWGRP) != 0 && st.st_gid != getegid();
+}
 
 // CheckDir applies the rules of OpenSocketDir to the open directory `st`
 // shown as `shown`. `socket_dir`: it is the socket's own directory, for which

@@ -26,9 +26,10 @@ struct SocketDir {
 // and returns its directory. Missing directories are created with `dir_mode`
 // (owned by this process's user). Every directory on the way must be owned
 // by this process's effective uid or by root and must not be writable by
-// its group or others; a directory with the sticky bit (like /tmp) may be,
-// except the socket's own directory. A symbolic link is followed only when
-// the directory holding it is not writable by its group or others.
+// others, nor by a group other than this process's effective gid; a
+// directory with the sticky bit (like /tmp) may be, except the socket's own
+// directory. A symbolic link is followed only when the directory holding it
+// is not writable by other users in that sense.
 // FailedPrecondition naming the offending directory and the fix otherwise.
 [[nodiscard]] absl::StatusOr<SocketDir> OpenSocketDir(const std::string& path, mode_t dir_mode);
 

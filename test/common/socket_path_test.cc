@@ -143,12 +143,28 @@ TEST_F(SocketPathTest, RefusesWorldWritableDirectoryOfOurs) {
   EXPECT_EQ(Lstat(tmp_ + "/signet-agent/public").st_mode & 07777, 0777u);
 }
 
-TEST_F(SocketPathTest, RefusesGroupWritableDirectory) {
+TEST_F(SocketPathTest, RefusesDirectoryWritableByAnotherGroup) {
+  if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to chown";
   MkdirOwned(tmp_ + "/signet-server", 0770, geteuid());
+  ASSERT_EQ(chown((tmp_ + "/signet-server").c_str(), geteuid(), kTestUidA), 0);
   const std::string path = tmp_ + "/signet-server/private/api.sock";
   absl::Status st = CreateStatus(path, 0750, 0770);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(st.message(), WritableMessage(tmp_ + "/signet-server", path, "0770"));
+}
+
+TEST_F(SocketPathTest, AcceptsDirectoryWritableByOwnGroup) {
+  // Like a Kubernetes fsGroup volume: root-owned, setgid, writable by the
+  // daemon's own group.
+  const std::string vol = base_.File("vol");
+  ASSERT_EQ(mkdir(vol.c_str(), 0755), 0);
+  ASSERT_EQ(chown(vol.c_str(), geteuid(), getegid()), 0);
+  ASSERT_EQ(chmod(vol.c_str(), 02775), 0);
+  const std::string path = vol + "/admin/api.sock";
+  absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss =
+      UnixSocketServer::Create(path, 0750, 0770);
+  ASSERT_TRUE(uss.ok()) << uss.status();
+  EXPECT_EQ(Lstat(vol + "/admin").st_mode & 0777, 0750u);
 }
 
 TEST_F(SocketPathTest, RefusesWritableIntermediateDirectoryWithoutStickyBit) {

@@ -109,6 +109,8 @@ absl::Status RunAgent(AgentConfig config) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit a write fails with EFBIG instead of killing us.
+  signal(SIGXFSZ, SIG_IGN);
 
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
   ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,

@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
+#include "common/socket_path.h"
+#include "common/status_macros.h"
 
 namespace signet {
 namespace {
@@ -31,56 +33,6 @@ constexpr int kBackoffMillis = 10;
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path, int err) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", strerror(err)));
-}
-
-// MakeParentDirs creates every missing directory of `path`'s parent with
-// `mode` (chmod'ed so the umask does not weaken or strengthen it).
-// Directories that already exist are left untouched: we do not take over
-// permissions of directories we did not create. Returns Internal on failure.
-absl::Status MakeParentDirs(const std::string& path, mode_t mode) {
-  size_t last = path.rfind('/');
-  if (last == std::string::npos || last == 0) return absl::OkStatus();
-  const std::string dir = path.substr(0, last);
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    const std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), mode) == 0) {
-      if (chmod(prefix.c_str(), mode) != 0) return ErrnoStatus("chmod", prefix, errno);
-      continue;
-    }
-    if (errno != EEXIST) return ErrnoStatus("mkdir", prefix, errno);
-    struct stat st;
-    if (stat(prefix.c_str(), &st) != 0) return ErrnoStatus("stat", prefix, errno);
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(absl::StrCat(prefix, " exists and is not a directory"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// RemoveStaleSocket unlinks `path` if it is a socket nobody listens on.
-// FailedPrecondition if it is another kind of file, AlreadyExists if a live
-// server answers on it.
-absl::Status RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoStatus("lstat", path, errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
-  }
-  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return ErrnoStatus("socket for", path, errno);
-  int rc = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  int err = errno;
-  close(probe);
-  if (rc == 0 || err == EAGAIN) {
-    return absl::AlreadyExistsError(absl::StrCat("another server is listening on ", path));
-  }
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -100,32 +52,49 @@ absl::StatusOr<std::unique_ptr<UnixSocketServer>> UnixSocketServer::Create(const
   }
   memcpy(addr.sun_path, path.data(), path.size());
 
-  absl::Status st = MakeParentDirs(path, dir_mode);
-  if (!st.ok()) return st;
-  st = RemoveStaleSocket(path, addr);
-  if (!st.ok()) return st;
+  // The directory is checked (and made) one component at a time; from here
+  // on the socket file is only reached through its descriptor, which nobody
+  // but us (or root) can change the entries of.
+  ASSIGN_OR_RETURN(SocketDir dir, OpenSocketDir(path, dir_mode));
+  absl::Status st = RemoveStaleSocketAt(dir, path);
+  if (!st.ok()) {
+    close(dir.fd);
+    return st;
+  }
 
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return ErrnoStatus("socket for", path, errno);
-  auto fail = [&](absl::string_view what, bool unlink_path) {
-    int err = errno;
+  if (fd < 0) {
+    const int err = errno;
+    close(dir.fd);
+    return ErrnoStatus("socket for", path, err);
+  }
+  auto fail = [&](absl::Status s, const struct stat* bound) {
     close(fd);
-    if (unlink_path) unlink(path.c_str());
-    return ErrnoStatus(what, path, err);
+    if (bound != nullptr) UnlinkSocketIfSame(dir.fd, dir.name.c_str(), bound->st_dev, bound->st_ino);
+    close(dir.fd);
+    return s;
   };
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return fail("bind", false);
+    return fail(ErrnoStatus("bind", path, errno), nullptr);
   }
   // The socket file briefly has umask-derived permissions between bind and
-  // chmod; the parent directory's mode is what protects it meanwhile.
-  if (chmod(path.c_str(), socket_mode) != 0) return fail("chmod", true);
-  struct stat sst;
-  if (lstat(path.c_str(), &sst) != 0) return fail("lstat", true);
-  if (listen(fd, 1024) != 0) return fail("listen", true);
+  // the chmod; the directory's mode protects it meanwhile.
+  absl::StatusOr<struct stat> sst = SetSocketModeAt(dir, path, socket_mode);
+  if (!sst.ok()) {
+    // Not ours to remove unless it is the socket we bound: look it up again.
+    struct stat now;
+    const bool ours = fstatat(dir.fd, dir.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      S_ISSOCK(now.st_mode) && now.st_uid == geteuid();
+    return fail(sst.status(), ours ? &now : nullptr);
+  }
+  if (listen(fd, 1024) != 0) return fail(ErrnoStatus("listen", path, errno), &*sst);
 
   std::unique_ptr<UnixSocketServer> server(new UnixSocketServer(path, fd));
-  server->sock_dev_ = sst.st_dev;
-  server->sock_ino_ = sst.st_ino;
+  server->sock_dev_ = sst->st_dev;
+  server->sock_ino_ = sst->st_ino;
+  server->dir_fd_ = dir.fd;
+  server->sock_name_ = dir.name;
+  server->cleanup_slot_ = RegisterSocketCleanup(dir.fd, dir.name, sst->st_dev, sst->st_ino);
   if (pipe2(server->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     int err = errno;
     server->wake_pipe_[0] = server->wake_pipe_[1] = -1;
@@ -152,9 +121,12 @@ void UnixSocketServer::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   close(listen_fd_);
-  struct stat st;
-  if (lstat(path_.c_str(), &st) == 0 && st.st_dev == sock_dev_ && st.st_ino == sock_ino_) {
-    unlink(path_.c_str());
+  UnregisterSocketCleanup(cleanup_slot_);
+  cleanup_slot_ = -1;
+  if (dir_fd_ >= 0) {
+    UnlinkSocketIfSame(dir_fd_, sock_name_.c_str(), sock_dev_, sock_ino_);
+    close(dir_fd_);
+    dir_fd_ = -1;
   }
   for (int& p : wake_pipe_) {
     if (p >= 0) close(p);

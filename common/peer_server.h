@@ -31,8 +31,12 @@ struct PeerCred {
 // thread, and passes each to a grpc::Server. Thread-safe.
 class UnixSocketServer {
  public:
-  // Create binds `path` (removing a stale socket file), creating the parent
-  // directory with `dir_mode` and setting the socket to `socket_mode`.
+  // Create binds `path` (removing a stale socket file of ours), creating
+  // missing directories with `dir_mode` and setting the socket to
+  // `socket_mode`. Every directory on the path must be safe from other users
+  // (OpenSocketDir in common/socket_path.h): FailedPrecondition naming the
+  // directory and the fix otherwise. The socket is also removed if the
+  // process dies of a fatal signal while it is registered.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<UnixSocketServer>> Create(
       const std::string& path, mode_t dir_mode, mode_t socket_mode);
   ~UnixSocketServer();
@@ -45,7 +49,7 @@ class UnixSocketServer {
   void Start(grpc::Server* server);
   // Stop stops accepting, joins the accept thread, closes the listening
   // socket and unlinks the socket file (only if it is still the one we
-  // bound). Idempotent; also run by the destructor. Call it before
+  // bound, looked up in its directory's descriptor). Idempotent; also run by the destructor. Call it before
   // server->Shutdown() so that no connection is handed over afterwards.
   void Stop();
 
@@ -67,6 +71,11 @@ class UnixSocketServer {
   // another server put there later.
   dev_t sock_dev_ = 0;
   ino_t sock_ino_ = 0;
+  // The checked directory holding it (O_PATH), the socket's name in it, and
+  // its fatal-signal cleanup slot (RegisterSocketCleanup).
+  int dir_fd_ = -1;
+  std::string sock_name_;
+  int cleanup_slot_ = -1;
   bool started_ = false;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

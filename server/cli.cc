@@ -643,6 +643,10 @@ int Run(FlagSet& f) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG like one
+  // on a full disk, instead of killing the server with its sockets left
+  // behind.
+  signal(SIGXFSZ, SIG_IGN);
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(*std::move(c));
   if (!server.ok()) return Fail(std::string(server.status().message()));
   absl::Status st = (*server)->Start();

@@ -194,8 +194,9 @@ absl::Status Server::Start() {
   if (node_server_ == nullptr || node_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", addr));
   }
-  // Admin API on the unix socket.
-  ASSIGN_OR_RETURN(admin_socket_, UnixSocketServer::Create(config_.socket_path, 0770, 0770));
+  // Admin API on the unix socket: the server's group may connect (socket
+  // 0770) but not replace the socket (directory 0750 when we create it).
+  ASSIGN_OR_RETURN(admin_socket_, UnixSocketServer::Create(config_.socket_path, 0750, 0770));
   grpc::ServerBuilder ab;
   ab.RegisterService(admin_service_.get());
   admin_server_ = ab.BuildAndStart();

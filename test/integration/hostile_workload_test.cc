@@ -363,9 +363,10 @@ TEST_F(HostileWorkloadTest, SocketAndDirectoryModes) {
   // socket is 0777 in a 0755 directory nobody else can write.
   EXPECT_EQ(Mode(agent_->socket()), 0777);
   EXPECT_EQ(Mode(agent_->dir().File("public")), 0755);
-  // Admin API: owner and group only.
+  // Admin API: owner and group only; the group may connect but not replace
+  // the socket (SECURITY.md, "Socket directories").
   EXPECT_EQ(Mode(server_.socket()), 0770);
-  EXPECT_EQ(Mode(server_.dir().File("admin")), 0770);
+  EXPECT_EQ(Mode(server_.dir().File("admin")), 0750);
   // Data directories hold keys: owner only.
   EXPECT_EQ(Mode(agent_->dir().File("data")), 0700);
   EXPECT_EQ(Mode(server_.dir().File("data")), 0700);

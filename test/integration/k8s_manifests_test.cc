@@ -140,6 +140,9 @@ TEST(K8sManifestsTest, ServerStatefulSetPersistsDataDirAndServesPort8081) {
   EXPECT_EQ(sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"].as<std::string>(), "data");
   YAML::Node server = ConfigMapYaml("server-configmap.yaml", "server.yaml")["server"];
   EXPECT_EQ(MountPath(pod, "data"), server["data_dir"].as<std::string>());
+  // The admin socket lives on the data volume (writable by the fsGroup only),
+  // not in a world-writable emptyDir the server would refuse.
+  EXPECT_EQ(server["socket_path"].as<std::string>(), MountPath(pod, "data") + "/admin/api.sock");
   EXPECT_EQ(MountPath(pod, "config"), "/run/signet/config");
   EXPECT_EQ(Volume(pod, "config")["configMap"]["name"].as<std::string>(), "signet-server");
   EXPECT_EQ(server["bind_port"].as<int>(), 8081);

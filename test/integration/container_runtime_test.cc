@@ -357,8 +357,10 @@ class ContainerRuntimeTest : public ::testing::TestWithParam<Kind> {
               return last.exit_code == 0 && SpiffeIds(last.out) == want;
             },
             absl::Seconds(90))) {
+      const std::string log = s.agent->Logs();
       return absl::StrCat("container A never got its identities: ", last.out, last.err,
-                          "\nagent log:\n", s.agent->Logs());
+                          "\nend of the agent log:\n",
+                          log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
     }
     return "";
   }

@@ -68,11 +68,9 @@ DockerAttestorConfig ParseDockerAttestorConfig(ConfigSection& data) {
   c.docker_version = data.String("docker_version", "");
   if (absl::StatusOr<std::string> p = DockerSocketFilePath(c.docker_socket_path); !p.ok()) {
     data.Error("docker_socket_path", p.status().message());
-    c.docker_socket_path = kDefaultDockerSocket;  // reported once, not again by Create
   }
   if (!c.docker_version.empty() && !ValidApiVersion(c.docker_version)) {
     data.Error("docker_version", "must look like \"1.41\"");
-    c.docker_version.clear();
   }
   // Signet's container locator is the one SPIRE enables with this key (cgroup
   // v1 and v2, mountinfo fallback); there is no legacy locator to go back to.

@@ -72,28 +72,12 @@ DockerAttestorConfig ParseDockerAttestorConfig(ConfigSection& data) {
   if (!c.docker_version.empty() && !ValidApiVersion(c.docker_version)) {
     data.Error("docker_version", "must look like \"1.41\"");
   }
-  // Signet's container locator is the one SPIRE enables with this key (cgroup
-  // v1 and v2, mountinfo fallback); there is no legacy locator to go back to.
-  if (!data.Bool("use_new_container_locator", true)) {
-    data.Error("use_new_container_locator",
-               "false is not supported: Signet has only the cgroup v1/v2 container locator");
-  }
-  c.verbose_container_locator_logs = data.Bool("verbose_container_locator_logs", false);
   if (data.Has("container_id_cgroup_matchers")) {
     data.MarkKnown("container_id_cgroup_matchers");
     data.Error("container_id_cgroup_matchers",
                "is not supported by Signet (container ids are found without patterns)");
   }
-  if (data.Has("experimental")) {
-    ConfigSection exp = data.Section("experimental");
-    for (const std::string& k : exp.Keys()) {
-      exp.MarkKnown(k);
-      exp.Error(k, "is not supported by Signet (no experimental docker features)");
-    }
-    exp.Finish();
-  } else {
-    data.MarkKnown("experimental");
-  }
+  c.verbose_container_locator_logs = ReadSpireLocatorKeys(data, "docker");
   data.Finish();
   return c;
 }

@@ -81,6 +81,9 @@ plugins:
         node_name: ""
         max_poll_attempts: 60
         poll_retry_interval: "500ms"
+        use_new_container_locator: true
+        verbose_container_locator_logs: false
+        experimental: {}
     unix:
       plugin_data:
         discover_workload_path: false
@@ -209,9 +212,9 @@ plugins:
         certificate_path: ""
         private_key_path: ""
         use_anonymous_authentication: false
-        use_new_container_locator: true
-        verbose_container_locator_logs: false
-        experimental: {}
+        experimental:
+          sigstore:
+            skipped_images: []
 telemetry:
   Prometheus:
     port: 9988
@@ -242,9 +245,7 @@ health_checks:
       "plugins.WorkloadAttestor.k8s.plugin_data.certificate_path",
       "plugins.WorkloadAttestor.k8s.plugin_data.private_key_path",
       "plugins.WorkloadAttestor.k8s.plugin_data.use_anonymous_authentication",
-      "plugins.WorkloadAttestor.k8s.plugin_data.use_new_container_locator",
-      "plugins.WorkloadAttestor.k8s.plugin_data.verbose_container_locator_logs",
-      "plugins.WorkloadAttestor.k8s.plugin_data.experimental",
+      "plugins.WorkloadAttestor.k8s.plugin_data.experimental.sigstore",
       "telemetry",
       "health_checks",
   };

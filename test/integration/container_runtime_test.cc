@@ -136,18 +136,22 @@ class Runtime {
 
   // Start starts the engine and imports kImage from a busybox rootfs.
   bool Start(std::string* why) {
+    // setpriv: the engine is told to shut down (stopping its containers) if
+    // this test process dies without its teardown.
+    std::vector<std::string> argv{"/usr/bin/setpriv", "--pdeathsig", "TERM"};
     if (kind_ == Kind::kDocker) {
       testutil::WriteFile(dir_.File("daemon.json"), "{}\n");
-      daemon_ = std::make_unique<testutil::Subprocess>(std::vector<std::string>{
+      argv.insert(argv.end(), {
           "/usr/sbin/dockerd", "--config-file", dir_.File("daemon.json"), "--data-root",
           dir_.File("data"), "--exec-root", dir_.File("x"), "--pidfile", dir_.File("dockerd.pid"),
           "--host", socket_url(), "--iptables=false", "--bridge=none",
           "--exec-opt", "native.cgroupdriver=cgroupfs"});
     } else {
-      std::vector<std::string> argv = PodmanArgv();
+      std::vector<std::string> podman = PodmanArgv();
+      argv.insert(argv.end(), podman.begin(), podman.end());
       argv.insert(argv.end(), {"system", "service", "--time=0", socket_url()});
-      daemon_ = std::make_unique<testutil::Subprocess>(argv);
     }
+    daemon_ = std::make_unique<testutil::Subprocess>(argv);
     bool up = testutil::WaitFor(
         [&] {
           if (!daemon_->Running()) return true;

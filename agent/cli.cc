@@ -6,6 +6,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
 #include <grpcpp/security/credentials.h>
+#include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +42,8 @@ Commands:
       Runs the agent: attests to the server and serves the SPIFFE Workload API.
   api fetch [x509] [-write DIR] [-output json|pretty] [-socketPath PATH] [-timeout 5s] [-silent]
       Fetches X.509-SVIDs. With -write, writes svid.N.pem, svid.N.key (0600) and
-      bundle.N.pem for every SVID into DIR.
+      bundle.N.pem for every SVID into DIR (created 0700 when missing; it must
+      belong to you or root and not be writable by others unless sticky).
   api fetch jwt -audience AUD [-audience AUD2 | -audience AUD,AUD2] [-spiffeID ID]
                 [-output json|pretty] [-socketPath PATH] [-timeout 5s]
       Fetches JWT-SVIDs and the JWT bundles.
@@ -178,22 +181,75 @@ std::string ToJson(const google::protobuf::Message& m) {
   return out;
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", path));
-  (void)fchmod(fd, mode);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) {
-      close(fd);
-      return absl::InternalError(absl::StrCat("cannot write ", path));
-    }
-    off += n;
+// OutputDir is the -write directory, opened once so every file lands in the
+// directory that was checked, whatever happens to its path meanwhile.
+class OutputDir {
+ public:
+  ~OutputDir() {
+    if (fd_ >= 0) close(fd_);
   }
-  close(fd);
-  return absl::OkStatus();
-}
+
+  // Open creates `path` (0700) when it does not exist, then opens it. The
+  // directory must belong to this user or root and must not be writable by
+  // others unless it is sticky (as /tmp is): key material is never written
+  // where another user could swap or pre-plant the files.
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::InternalError(
+          absl::StrCat("cannot create directory ", path, ": ", strerror(errno)));
+    }
+    fd_ = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) {
+      return absl::InternalError(absl::StrCat("cannot open directory ", path, ": ", strerror(errno)));
+    }
+    struct stat st;
+    if (fstat(fd_, &st) != 0) {
+      return absl::InternalError(absl::StrCat("cannot stat directory ", path, ": ", strerror(errno)));
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "directory ", path, " belongs to uid ", st.st_uid, ", not to this user (uid ", geteuid(),
+          "); refusing to write SVIDs and keys there"));
+    }
+    if ((st.st_mode & 0022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "directory ", path, " is writable by other users; refusing to write SVIDs and keys there"));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string PathOf(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
+
+  // Write replaces `name` with `data` (mode `mode`): a new file created
+  // exclusively under a temporary name, then renamed over `name`, so an
+  // existing file or symlink there is never opened or followed.
+  absl::Status Write(const std::string& name, const std::string& data, mode_t mode) const {
+    const std::string tmp = absl::StrCat(".", name, ".tmp-", getpid());
+    int fd = openat(fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return Error(name);
+    bool ok = fchmod(fd, mode) == 0;
+    for (size_t off = 0; ok && off < data.size();) {
+      ssize_t n = write(fd, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0;
+      if (ok) off += static_cast<size_t>(n);
+    }
+    if (close(fd) != 0) ok = false;
+    if (ok && renameat(fd_, tmp.c_str(), fd_, name.c_str()) == 0) return absl::OkStatus();
+    absl::Status st = Error(name);
+    unlinkat(fd_, tmp.c_str(), 0);
+    return st;
+  }
+
+ private:
+  absl::Status Error(const std::string& name) const {
+    return absl::InternalError(absl::StrCat("cannot write ", PathOf(name), ": ", strerror(errno)));
+  }
+
+  std::string path_;
+  int fd_ = -1;
+};
 
 std::string DerChainToPem(const std::string& der) {
   absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertsDer(der);
@@ -261,34 +317,36 @@ int FetchX509(const ParsedFlags& f) {
   } else if (!f.Has("silent")) {
     PrintX509Response(resp, elapsed);
   }
-  std::string dir = f.Get("write");
-  if (!dir.empty()) {
+  std::string dir_path = f.Get("write");
+  if (!dir_path.empty()) {
+    OutputDir dir;
+    if (absl::Status st = dir.Open(dir_path); !st.ok()) return Fail(st.message());
     for (int i = 0; i < resp.svids_size(); ++i) {
       const X509SVID& s = resp.svids(i);
-      std::string svid_path = absl::StrCat(dir, "/svid.", i, ".pem");
-      std::string key_path = absl::StrCat(dir, "/svid.", i, ".key");
-      std::string bundle_path = absl::StrCat(dir, "/bundle.", i, ".pem");
+      const std::string svid_name = absl::StrCat("svid.", i, ".pem");
+      const std::string key_name = absl::StrCat("svid.", i, ".key");
+      const std::string bundle_name = absl::StrCat("bundle.", i, ".pem");
       absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyDer(s.x509_svid_key());
       absl::StatusOr<std::string> key_pem =
           key.ok() ? PrivateKeyToPkcs8Pem(key->get()) : absl::StatusOr<std::string>(key.status());
       if (!key_pem.ok()) return Fail("invalid private key in response");
-      std::cout << "Writing SVID #" << i << " to file " << svid_path << ".\n";
-      absl::Status st = WriteFile(svid_path, DerChainToPem(s.x509_svid()), 0644);
+      std::cout << "Writing SVID #" << i << " to file " << dir.PathOf(svid_name) << ".\n";
+      absl::Status st = dir.Write(svid_name, DerChainToPem(s.x509_svid()), 0644);
       if (st.ok()) {
-        std::cout << "Writing key #" << i << " to file " << key_path << ".\n";
-        st = WriteFile(key_path, *key_pem, 0600);
+        std::cout << "Writing key #" << i << " to file " << dir.PathOf(key_name) << ".\n";
+        st = dir.Write(key_name, *key_pem, 0600);
       }
       if (st.ok()) {
-        std::cout << "Writing bundle #" << i << " to file " << bundle_path << ".\n";
-        st = WriteFile(bundle_path, DerChainToPem(s.bundle()), 0644);
+        std::cout << "Writing bundle #" << i << " to file " << dir.PathOf(bundle_name) << ".\n";
+        st = dir.Write(bundle_name, DerChainToPem(s.bundle()), 0644);
       }
       int j = 0;
       for (const auto& [td, der] : resp.federated_bundles()) {
         if (!st.ok()) break;
-        std::string p = absl::StrCat(dir, "/federated_bundle.", i, ".", j++, ".pem");
+        const std::string name = absl::StrCat("federated_bundle.", i, ".", j++, ".pem");
         std::cout << "Writing federated bundle #" << j - 1 << " for trust domain " << td
-                  << " to file " << p << ".\n";
-        st = WriteFile(p, DerChainToPem(der), 0644);
+                  << " to file " << dir.PathOf(name) << ".\n";
+        st = dir.Write(name, DerChainToPem(der), 0644);
       }
       if (!st.ok()) return Fail(st.message());
     }

@@ -35,6 +35,26 @@ std::string OnePlugin(ConfigSection& plugins, ConfigSection& kind, const std::st
   return names[0];
 }
 
+// ReadDiskKeyManagerDirectory reads SPIRE's `directory` of the agent's disk
+// KeyManager. Signet keeps the agent's key with its SVID in data_dir, so the
+// key is accepted only when it names that directory (as SPIRE's examples do)
+// rather than being silently ignored.
+void ReadDiskKeyManagerDirectory(ConfigSection& d, const std::string& data_dir) {
+  if (!d.Has("directory")) {
+    d.MarkKnown("directory");
+    return;
+  }
+  const std::string dir = d.String("directory");
+  auto clean = [](std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  };
+  if (clean(dir) != clean(data_dir)) {
+    d.Error("directory", absl::StrCat("must be agent.data_dir (\"", data_dir,
+                                      "\"): Signet keeps the agent key in data_dir"));
+  }
+}
+
 // CleanDir returns the directory part of the absolute `path`, lexically
 // normalised: no empty or "." components, ".." resolved, no trailing slash
 // ("/" for the root).
@@ -188,7 +208,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
       ConfigSection p = km.Section(name);
       if (p.present()) {
         ConfigSection d = PluginData(p);
-        if (name == "disk") d.MarkKnown("directory");
+        if (name == "disk") ReadDiskKeyManagerDirectory(d, c.data_dir);
         d.Finish();
         if (p.Has("plugin_data")) p.Finish();
       }

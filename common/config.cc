@@ -143,6 +143,11 @@ bool ConfigSection::Has(const std::string& key) const {
   return FindEntry(node_, key, &k, &v) && Present(v);
 }
 
+bool ConfigSection::IsList(const std::string& key) const {
+  YAML::Node k, v;
+  return FindEntry(node_, key, &k, &v) && v.IsSequence();
+}
+
 std::string ConfigSection::KeyPath(const std::string& key) const {
   return path_.empty() ? key : absl::StrCat(path_, ".", key);
 }

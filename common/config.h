@@ -50,6 +50,8 @@ class ConfigSection {
 
   bool present() const { return node_.IsDefined() && !node_.IsNull(); }
   bool Has(const std::string& key) const;
+  // IsList reports whether `key` is present with a YAML sequence value.
+  bool IsList(const std::string& key) const;
   std::string String(const std::string& key, const std::string& def = "");
   int64_t Int(const std::string& key, int64_t def, int64_t min = INT64_MIN,
               int64_t max = INT64_MAX);

@@ -106,8 +106,8 @@ done
 "$agent" healthcheck -socketPath "$agent_sock"
 
 step "workload A (uid $uid_a) fetches its X.509-SVID over the Workload API"
-mkdir -p "$work/a" "$work/b"
-chmod 0777 "$work/b"
+# -write creates a missing directory (0700); B's is made for B, in $work.
+if [ "$uid_b" != "$uid_a" ]; then install -d -m 0700 -o "$uid_b" -g "$uid_b" "$work/b"; fi
 "$agent" api fetch x509 -socketPath "$agent_sock" -write "$work/a"
 openssl x509 -in "$work/a/svid.0.pem" -noout -subject -ext subjectAltName -enddate
 openssl verify -CAfile "$work/a/bundle.0.pem" "$work/a/svid.0.pem"
@@ -130,14 +130,22 @@ openssl x509 -in "$work/b/svid.0.pem" -noout -ext subjectAltName
 
 step "mTLS handshake between workload A (server) and workload B (client)"
 tls_port=$((port + 1))
-openssl s_server -accept "127.0.0.1:$tls_port" -cert "$work/a/svid.0.pem" -key "$work/a/svid.0.key" \
-  -CAfile "$work/a/bundle.0.pem" -Verify 1 -verify_return_error -naccept 1 -quiet \
-  >"$work/s_server.log" 2>&1 &
+# s_server's stdin stays open (it hangs up on end of input) until B is done.
+sleep 5 | openssl s_server -accept "127.0.0.1:$tls_port" -cert "$work/a/svid.0.pem" \
+  -key "$work/a/svid.0.key" -CAfile "$work/a/bundle.0.pem" -Verify 1 -verify_return_error \
+  -naccept 1 -quiet >"$work/s_server.log" 2>&1 &
 pids+=($!)
 sleep 0.5
-echo "hello from B" | openssl s_client -connect "127.0.0.1:$tls_port" -cert "$work/b/svid.0.pem" \
-  -key "$work/b/svid.0.key" -CAfile "$work/b/bundle.0.pem" -verify_return_error -brief 2>&1 | head -8
+if ! (echo "hello from B"; sleep 1) | openssl s_client -connect "127.0.0.1:$tls_port" -cert "$work/b/svid.0.pem" \
+  -key "$work/b/svid.0.key" -CAfile "$work/b/bundle.0.pem" -verify_return_error -brief \
+  >"$work/s_client.log" 2>&1; then
+  echo "demo: the handshake failed; openssl said:" >&2
+  cat "$work/s_client.log" >&2
+  exit 1
+fi
 wait "${pids[-1]}" 2>/dev/null || true
-echo "server side received: $(cat "$work/s_server.log" | tail -1)"
+# openssl's own chatter (e.g. "Can't use SSL_get_servername") stays in the logs.
+grep -E '^(Protocol version|Ciphersuite|Verification):' "$work/s_client.log" | sed 's/^/client: /'
+echo "server side received: $(grep -F 'hello from B' "$work/s_server.log" || echo nothing)"
 
 step "done: server, agent and workloads stopped, $work removed"

@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3 libcurl4-openssl-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
   nginx faketime
+  docker.io podman busybox-static uidmap crun runc fuse-overlayfs slirp4netns catatonit iptables
 )
 
 missing=()

@@ -40,6 +40,16 @@ absl::Duration ReadPositiveDuration(ConfigSection& s, const std::string& key, ab
   return d;
 }
 
+// ReadSubjectValue reads a ca_subject attribute given as SPIRE writes it (a
+// list, `country: ["US"]`) or as a plain string. Signet puts one value of
+// each attribute in the CA subject, so a list of several is an error.
+std::string ReadSubjectValue(ConfigSection& subj, const std::string& key, const std::string& def) {
+  if (!subj.IsList(key)) return subj.String(key, def);
+  std::vector<std::string> values = subj.StringList(key);
+  if (values.size() > 1) subj.Error(key, "only one value is supported");
+  return values.empty() ? "" : values[0];
+}
+
 void ReadServer(ConfigSection s, ServerConfig& c) {
   c.bind_address = s.String("bind_address", c.bind_address);
   c.bind_port = static_cast<int>(s.Int("bind_port", c.bind_port, 0, 65535));
@@ -72,8 +82,8 @@ void ReadServer(ConfigSection s, ServerConfig& c) {
   c.ca_ttl = ReadPositiveDuration(s, "ca_ttl", c.ca_ttl);
   ConfigSection subj = s.Section("ca_subject");
   if (subj.present()) {
-    c.ca_subject.country = subj.String("country");
-    c.ca_subject.organization = subj.String("organization", c.ca_subject.organization);
+    c.ca_subject.country = ReadSubjectValue(subj, "country", "");
+    c.ca_subject.organization = ReadSubjectValue(subj, "organization", c.ca_subject.organization);
     c.ca_subject.common_name = subj.String("common_name");
     subj.Finish();
   }

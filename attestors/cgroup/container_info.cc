@@ -273,6 +273,26 @@ absl::StatusOr<ContainerInfo> ContainerInfoFromProcFiles(absl::string_view cgrou
   return MergeContainerInfo(roots);
 }
 
+bool ReadSpireLocatorKeys(ConfigSection& data, absl::string_view plugin) {
+  if (!data.Bool("use_new_container_locator", true)) {
+    data.Error("use_new_container_locator",
+               "false is not supported: Signet has only the cgroup v1/v2 container locator");
+  }
+  const bool verbose = data.Bool("verbose_container_locator_logs", false);
+  if (data.Has("experimental")) {
+    ConfigSection exp = data.Section("experimental");
+    for (const std::string& k : exp.Keys()) {
+      exp.MarkKnown(k);
+      exp.Error(k, absl::StrCat("is not supported by Signet (no experimental ", plugin,
+                                " features)"));
+    }
+    exp.Finish();
+  } else {
+    data.MarkKnown("experimental");
+  }
+  return verbose;
+}
+
 std::unique_ptr<ContainerLocator> NewProcContainerLocator(std::string proc_root) {
   return std::make_unique<ProcContainerLocator>(std::move(proc_root));
 }

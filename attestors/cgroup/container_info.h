@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/config.h"
 
 namespace signet::attestors {
 
@@ -80,6 +81,14 @@ ContainerInfo ContainerInfoFromCgroupPath(absl::string_view path);
 // parse and merge functions.
 [[nodiscard]] absl::StatusOr<ContainerInfo> ContainerInfoFromProcFiles(
     absl::string_view cgroup_text, absl::string_view mountinfo_text);
+
+// ReadSpireLocatorKeys reads the container-locator settings SPIRE's docker
+// and k8s plugins share, from their plugin_data: use_new_container_locator
+// (true is what Signet's locator is; false is refused, there is no legacy
+// one), verbose_container_locator_logs (returned) and an `experimental` block,
+// accepted only empty (every key in it is refused as unsupported, naming
+// `plugin`). Problems are recorded in the section's ConfigErrors.
+bool ReadSpireLocatorKeys(ConfigSection& data, absl::string_view plugin);
 
 // ContainerLocator finds the container of a process. Thread-safe.
 class ContainerLocator {

@@ -44,29 +44,57 @@ std::string DockerMessage(const std::string& body) {
 
 }  // namespace
 
+absl::StatusOr<std::string> DockerSocketFilePath(absl::string_view value) {
+  constexpr absl::string_view kUnixScheme = "unix://";
+  absl::string_view path = value;
+  if (absl::StartsWith(value, kUnixScheme)) {
+    path = value.substr(kUnixScheme.size());
+  } else if (size_t sep = value.find("://"); sep != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scheme \"", value.substr(0, sep),
+                     "://\" is not supported (use a unix:// URL or an absolute path)"));
+  }
+  if (path.empty()) return absl::InvalidArgumentError("must not be empty");
+  if (path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", value, "\" is neither a unix:// URL with an absolute path nor an absolute path"));
+  }
+  return std::string(path);
+}
+
 DockerAttestorConfig ParseDockerAttestorConfig(ConfigSection& data) {
   DockerAttestorConfig c;
   c.docker_socket_path = data.String("docker_socket_path", c.docker_socket_path);
   c.docker_version = data.String("docker_version", "");
-  if (c.docker_socket_path.empty()) data.Error("docker_socket_path", "must not be empty");
+  if (absl::StatusOr<std::string> p = DockerSocketFilePath(c.docker_socket_path); !p.ok()) {
+    data.Error("docker_socket_path", p.status().message());
+  }
   if (!c.docker_version.empty() && !ValidApiVersion(c.docker_version)) {
     data.Error("docker_version", "must look like \"1.41\"");
   }
+  if (data.Has("container_id_cgroup_matchers")) {
+    data.MarkKnown("container_id_cgroup_matchers");
+    data.Error("container_id_cgroup_matchers",
+               "is not supported by Signet (container ids are found without patterns)");
+  }
+  c.verbose_container_locator_logs = ReadSpireLocatorKeys(data, "docker");
   data.Finish();
   return c;
 }
 
 absl::StatusOr<std::unique_ptr<DockerAttestor>> DockerAttestor::Create(
     DockerAttestorConfig config, std::unique_ptr<ContainerLocator> locator) {
-  if (config.docker_socket_path.empty()) {
-    return absl::InvalidArgumentError("docker_socket_path must not be empty");
+  absl::StatusOr<std::string> socket_file = DockerSocketFilePath(config.docker_socket_path);
+  if (!socket_file.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("docker_socket_path: ", socket_file.status().message()));
   }
   if (!config.docker_version.empty() && !ValidApiVersion(config.docker_version)) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid docker_version \"", config.docker_version, "\""));
   }
   if (!locator) locator = NewProcContainerLocator();
-  return std::unique_ptr<DockerAttestor>(new DockerAttestor(std::move(config), std::move(locator)));
+  return std::unique_ptr<DockerAttestor>(new DockerAttestor(std::move(config), *std::move(socket_file), std::move(locator)));
 }
 
 absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
@@ -77,10 +105,16 @@ absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
 
 absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
   ASSIGN_OR_RETURN(ContainerInfo info, locator_->Locate(pid));
+  if (config_.verbose_container_locator_logs) {
+    LogInfo("docker: located the caller's container",
+            {{"pid", absl::StrCat(pid)},
+             {"container_id", info.container_id},
+             {"pod_uid", info.pod_uid}});
+  }
   if (info.container_id.empty()) return std::vector<Selector>{};  // not in a container
 
   HttpRequest req;
-  req.unix_socket_path = config_.docker_socket_path;
+  req.unix_socket_path = socket_file_;
   req.url = absl::StrCat("http://localhost", config_.docker_version.empty() ? "" : "/v",
                          config_.docker_version, "/containers/", info.container_id, "/json");
   req.timeout = config_.request_timeout;
@@ -123,6 +157,18 @@ absl::StatusOr<std::vector<Selector>> DockerSelectorsFromInspect(absl::string_vi
                    StructField(root, "Config", "container"));
   if (config == nullptr) {
     return absl::InvalidArgumentError("inspect response has no Config");
+  }
+  // A caller can only be in a running container's cgroup; one that claims a
+  // stopped container's (a leftover or re-created cgroup) gets nothing from
+  // it.
+  ASSIGN_OR_RETURN(const google::protobuf::Struct* state, StructField(root, "State", "container"));
+  if (state == nullptr) return absl::InvalidArgumentError("inspect response has no State");
+  auto running = state->fields().find("Running");
+  if (running == state->fields().end() || !running->second.has_bool_value()) {
+    return absl::InvalidArgumentError("inspect response has no boolean State.Running");
+  }
+  if (!running->second.bool_value()) {
+    return absl::FailedPreconditionError("container is not running");
   }
   std::vector<Selector> out;
   ASSIGN_OR_RETURN(const google::protobuf::Struct* labels,

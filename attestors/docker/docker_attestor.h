@@ -17,34 +17,49 @@
 
 namespace signet::attestors {
 
+// kDefaultDockerSocket is SPIRE's default docker_socket_path.
+inline constexpr char kDefaultDockerSocket[] = "unix:///var/run/docker.sock";
+
 struct DockerAttestorConfig {
-  // Docker Engine API socket.
-  std::string docker_socket_path = "/var/run/docker.sock";
+  // Docker Engine API socket: a "unix://" URL (SPIRE's form) or an absolute
+  // path.
+  std::string docker_socket_path = kDefaultDockerSocket;
   // Engine API version to pin ("1.41"); empty = the daemon's current API.
   std::string docker_version;
+  // Log the container (and pod) id found for each attested pid.
+  bool verbose_container_locator_logs = false;
   // Per-request bounds (not YAML settings).
   absl::Duration request_timeout = absl::Seconds(10);
   size_t max_response_bytes = http::kDefaultMaxResponseBytes;
 };
 
-// ParseDockerAttestorConfig reads a plugin_data section (docker_socket_path,
-// docker_version). Problems are recorded in the section's ConfigErrors; the
-// section is Finish()ed.
+// DockerSocketFilePath returns the filesystem path of a docker_socket_path
+// value: "unix:///run/docker.sock" and "/run/docker.sock" both give
+// "/run/docker.sock". InvalidArgument for an empty or relative path and for
+// any other scheme ("tcp://...", "npipe://..."), which Signet does not speak.
+[[nodiscard]] absl::StatusOr<std::string> DockerSocketFilePath(absl::string_view value);
+
+// ParseDockerAttestorConfig reads a plugin_data section with SPIRE's keys
+// (docker_socket_path, docker_version, use_new_container_locator,
+// verbose_container_locator_logs, an empty experimental block). Problems,
+// including SPIRE keys Signet does not implement, are recorded in the
+// section's ConfigErrors with the key and line; the section is Finish()ed.
 DockerAttestorConfig ParseDockerAttestorConfig(ConfigSection& data);
 
 // DockerAttestor implements WorkloadAttestor. Thread-safe (no mutable state).
 class DockerAttestor : public WorkloadAttestor {
  public:
   // Create returns an attestor reading containers through `locator` (the real
-  // /proc when null). InvalidArgument for an empty socket path or a malformed
-  // docker_version.
+  // /proc when null). InvalidArgument for a docker_socket_path that
+  // DockerSocketFilePath refuses or a malformed docker_version.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<DockerAttestor>> Create(
       DockerAttestorConfig config, std::unique_ptr<ContainerLocator> locator = nullptr);
 
   // Attest returns docker:label:<k>:<v>, docker:env:<VAR>=<val> and
   // docker:image_id:<Config.Image> of the process's container, and no
   // selectors (OK) when the process is not in a container. Errors: NotFound
-  // (process gone, or dockerd does not know the container), Unavailable /
+  // (process gone, or dockerd does not know the container),
+  // FailedPrecondition (the container is not running), Unavailable /
   // DeadlineExceeded / ResourceExhausted (the daemon cannot be asked, is too
   // slow or answers too much), Internal (other HTTP status), InvalidArgument
   // (malformed response, or one about another container).
@@ -52,10 +67,14 @@ class DockerAttestor : public WorkloadAttestor {
   std::string name() const override { return "docker"; }
 
  private:
-  DockerAttestor(DockerAttestorConfig config, std::unique_ptr<ContainerLocator> locator)
-      : config_(std::move(config)), locator_(std::move(locator)) {}
+  DockerAttestor(DockerAttestorConfig config, std::string socket_file,
+                 std::unique_ptr<ContainerLocator> locator)
+      : config_(std::move(config)),
+        socket_file_(std::move(socket_file)),
+        locator_(std::move(locator)) {}
 
   const DockerAttestorConfig config_;
+  const std::string socket_file_;  // config_.docker_socket_path as a file path
   const std::unique_ptr<ContainerLocator> locator_;
 };
 
@@ -65,7 +84,8 @@ class DockerAttestor : public WorkloadAttestor {
 
 // DockerSelectorsFromInspect returns the selectors of a
 // GET /containers/<id>/json response body for container `container_id`.
-// InvalidArgument when the body is malformed or describes another container.
+// InvalidArgument when the body is malformed or describes another container,
+// FailedPrecondition when State.Running is false.
 [[nodiscard]] absl::StatusOr<std::vector<Selector>> DockerSelectorsFromInspect(
     absl::string_view body, absl::string_view container_id);
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/http/http_client.h"
 #include "common/http/json.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace signet::attestors {
@@ -187,6 +188,7 @@ K8sAttestorConfig ParseK8sAttestorConfig(ConfigSection& data) {
   c.node_name = data.String("node_name", "");
   c.max_poll_attempts = static_cast<int>(data.Int("max_poll_attempts", 60, 1, 100000));
   c.poll_retry_interval = data.Duration("poll_retry_interval", c.poll_retry_interval);
+  c.verbose_container_locator_logs = ReadSpireLocatorKeys(data, "k8s");
   if (c.kubelet_read_only_port != 0 && c.kubelet_secure_port != 0) {
     data.Error("kubelet_secure_port",
                "only one of kubelet_read_only_port and kubelet_secure_port may be set");
@@ -316,6 +318,11 @@ absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::PodList(absl::Time no
 
 absl::StatusOr<std::vector<Selector>> K8sAttestor::Attest(pid_t pid) {
   ASSIGN_OR_RETURN(ContainerInfo info, locator_->Locate(pid));
+  if (config_.verbose_container_locator_logs) {
+    LogInfo("k8s: located the caller's container", {{"pid", absl::StrCat(pid)},
+                                                     {"container_id", info.container_id},
+                                                     {"pod_uid", info.pod_uid}});
+  }
   if (info.container_id.empty()) return std::vector<Selector>{};  // not in a pod
   for (int attempt = 1;; ++attempt) {
     // The first attempt may use a recent list; a retry needs a list fetched

@@ -45,6 +45,8 @@ struct K8sAttestorConfig {
   // Bounded wait for a just-started pod to appear in the kubelet's list.
   int max_poll_attempts = 60;
   absl::Duration poll_retry_interval = absl::Milliseconds(500);
+  // Log the pod and container id found for each attested pid.
+  bool verbose_container_locator_logs = false;
 
   // Not YAML settings:
   // How long a fetched pod list answers other calls.

@@ -107,7 +107,7 @@ class DockerAttestorTest : public ::testing::Test {
 
   std::unique_ptr<DockerAttestor> Attestor(absl::StatusOr<ContainerInfo> info,
                                            DockerAttestorConfig c = {}) {
-    c.docker_socket_path = socket_path();
+    if (c.docker_socket_path == kDefaultDockerSocket) c.docker_socket_path = socket_path();
     auto a = DockerAttestor::Create(c, std::make_unique<FixedLocator>(std::move(info)));
     EXPECT_TRUE(a.ok()) << a.status();
     return std::move(a).value();
@@ -242,7 +242,7 @@ TEST_F(DockerAttestorTest, ResponseAboutAnotherContainer) {
 TEST_F(DockerAttestorTest, NonStringLabel) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{
-        200, absl::StrCat(R"({"Id":")", kCid, R"(","Config":{"Labels":{"a":1},"Image":"x"}})")};
+        200, absl::StrCat(R"({"Id":")", kCid, R"(","State":{"Running":true},"Config":{"Labels":{"a":1},"Image":"x"}})")};
   });
   absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
@@ -262,7 +262,7 @@ TEST_F(DockerAttestorTest, NullLabelsAndEnv) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{
         200, absl::StrCat(R"({"Id":")", kCid,
-                          R"(","Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
+                          R"(","State":{"Running":true},"Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
   });
   absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -282,6 +282,38 @@ TEST_F(DockerAttestorTest, SlowDaemonTimesOut) {
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr("timed out"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// SPIRE's form of the setting (and its default's form): a unix:// URL.
+TEST_F(DockerAttestorTest, UnixUrlSocketPathReachesTheDaemon) {
+  Serve(&Inspect);
+  DockerAttestorConfig c;
+  c.docker_socket_path = absl::StrCat("unix://", socket_path());
+  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""}, c)->Attest(1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(Strings(*s), ::testing::ElementsAreArray(kExpected));
+  EXPECT_EQ(server_->requests(), 1);
+}
+
+TEST_F(DockerAttestorTest, StoppedContainerGivesNoSelectors) {
+  Serve([](const FakeHttpRequest&) {
+    return FakeHttpResponse{
+        200, absl::StrReplaceAll(InspectJson(kCid), {{R"("Running": true)", R"("Running": false)"}})};
+  });
+  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.status().message(),
+            absl::StrCat("docker: container ", kCid, ": container is not running"));
+}
+
+TEST_F(DockerAttestorTest, MissingState) {
+  Serve([](const FakeHttpRequest&) {
+    return FakeHttpResponse{200, absl::StrCat(R"({"Id":")", kCid, R"(","Config":{"Image":"x"}})")};
+  });
+  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(),
+            absl::StrCat("docker: container ", kCid, ": inspect response has no State"));
 }
 
 TEST_F(DockerAttestorTest, NoDaemon) {
@@ -314,12 +346,88 @@ TEST(DockerAttestorConfigTest, ParsesKeys) {
   EXPECT_EQ(c.docker_version, "1.41");
 }
 
+TEST(DockerSocketFilePathTest, UnixUrlAndPlainPath) {
+  EXPECT_EQ(DockerSocketFilePath("unix:///var/run/docker.sock").value(), "/var/run/docker.sock");
+  EXPECT_EQ(DockerSocketFilePath("/run/podman/podman.sock").value(), "/run/podman/podman.sock");
+}
+
+// ParseErrors returns the errors of parsing `yaml` as the docker plugin_data
+// section of agent.yaml.
+std::string ParseErrors(const std::string& yaml, DockerAttestorConfig* out = nullptr) {
+  ConfigErrors errors("agent.yaml");
+  ConfigSection s(YAML::Load(yaml), "plugins.WorkloadAttestor.docker.plugin_data", &errors);
+  DockerAttestorConfig c = ParseDockerAttestorConfig(s);
+  if (out != nullptr) *out = c;
+  return std::string(errors.ToStatus().message());
+}
+
+TEST(DockerAttestorConfigTest, SpireDefaultFormIsAccepted) {
+  DockerAttestorConfig c;
+  EXPECT_EQ(ParseErrors("docker_socket_path: \"unix:///var/run/docker.sock\"\n", &c), "");
+  EXPECT_EQ(c.docker_socket_path, "unix:///var/run/docker.sock");
+  EXPECT_TRUE(DockerAttestor::Create(c).ok());
+}
+
+TEST(DockerAttestorConfigTest, TcpSchemeIsRejectedWithKeyAndLine) {
+  EXPECT_EQ(ParseErrors("docker_version: \"1.41\"\ndocker_socket_path: tcp://127.0.0.1:2375\n"),
+            "agent.yaml:2: plugins.WorkloadAttestor.docker.plugin_data.docker_socket_path: scheme "
+            "\"tcp://\" is not supported (use a unix:// URL or an absolute path)");
+}
+
+TEST(DockerAttestorConfigTest, NpipeSchemeIsRejected) {
+  EXPECT_EQ(ParseErrors("docker_socket_path: npipe:////./pipe/docker_engine\n"),
+            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.docker_socket_path: scheme "
+            "\"npipe://\" is not supported (use a unix:// URL or an absolute path)");
+}
+
+TEST(DockerAttestorConfigTest, RelativePathIsRejected) {
+  EXPECT_EQ(ParseErrors("docker_socket_path: run/docker.sock\n"),
+            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.docker_socket_path: "
+            "\"run/docker.sock\" is neither a unix:// URL with an absolute path nor an absolute "
+            "path");
+  EXPECT_EQ(ParseErrors("docker_socket_path: unix://run/docker.sock\n"),
+            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.docker_socket_path: "
+            "\"unix://run/docker.sock\" is neither a unix:// URL with an absolute path nor an "
+            "absolute path");
+}
+
+TEST(DockerAttestorCreateTest, TcpSchemeIsRejected) {
+  DockerAttestorConfig c;
+  c.docker_socket_path = "tcp://127.0.0.1:2375";
+  absl::StatusOr<std::unique_ptr<DockerAttestor>> a = DockerAttestor::Create(c);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.status().message(),
+            "docker_socket_path: scheme \"tcp://\" is not supported (use a unix:// URL or an "
+            "absolute path)");
+}
+
+TEST(DockerAttestorConfigTest, SpireLocatorKeys) {
+  DockerAttestorConfig c;
+  EXPECT_EQ(ParseErrors("use_new_container_locator: true\nverbose_container_locator_logs: true\n"
+                        "experimental: {}\n",
+                        &c),
+            "");
+  EXPECT_TRUE(c.verbose_container_locator_logs);
+  EXPECT_EQ(ParseErrors("use_new_container_locator: false\n"),
+            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.use_new_container_locator: "
+            "false is not supported: Signet has only the cgroup v1/v2 container locator");
+}
+
+TEST(DockerAttestorConfigTest, UnsupportedSpireKeysAreNamed) {
+  EXPECT_EQ(ParseErrors("container_id_cgroup_matchers: [\"/docker/<id>\"]\n"
+                        "experimental:\n  sigstore:\n    rekor_url: https://rekor.sigstore.dev\n"),
+            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.container_id_cgroup_matchers: "
+            "is not supported by Signet (container ids are found without patterns)\n"
+            "agent.yaml:3: plugins.WorkloadAttestor.docker.plugin_data.experimental.sigstore: is "
+            "not supported by Signet (no experimental docker features)");
+}
+
 TEST(DockerAttestorConfigTest, DefaultsAndUnknownKey) {
   ConfigErrors errors("agent.conf");
   ConfigSection s(YAML::Load("docker_sock: /x\n"), "plugins.WorkloadAttestor.docker.plugin_data",
                   &errors);
   DockerAttestorConfig c = ParseDockerAttestorConfig(s);
-  EXPECT_EQ(c.docker_socket_path, "/var/run/docker.sock");
+  EXPECT_EQ(c.docker_socket_path, "unix:///var/run/docker.sock");
   ASSERT_FALSE(errors.empty());
   EXPECT_THAT(errors.ToStatus().message(), HasSubstr("docker_sock"));
 }

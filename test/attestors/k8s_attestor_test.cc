@@ -626,6 +626,30 @@ TEST(K8sAttestorConfigTest, Defaults) {
   EXPECT_EQ(c.poll_retry_interval, absl::Milliseconds(500));
 }
 
+// SPIRE's agent_full.conf k8s block carries these; they are read, not
+// reported as unknown.
+TEST(K8sAttestorConfigTest, SpireLocatorKeys) {
+  ConfigErrors errors("agent.conf");
+  ConfigSection s(YAML::Load("use_new_container_locator: true\n"
+                             "verbose_container_locator_logs: true\nexperimental: {}\n"),
+                  "plugins.WorkloadAttestor.k8s.plugin_data", &errors);
+  K8sAttestorConfig c = ParseK8sAttestorConfig(s);
+  EXPECT_TRUE(errors.empty()) << errors.ToStatus();
+  EXPECT_TRUE(c.verbose_container_locator_logs);
+}
+
+TEST(K8sAttestorConfigTest, ExperimentalSigstoreIsNamedAsUnsupported) {
+  ConfigErrors errors("agent.conf");
+  ConfigSection s(YAML::Load("experimental:\n  sigstore: {}\nuse_new_container_locator: false\n"),
+                  "plugins.WorkloadAttestor.k8s.plugin_data", &errors);
+  (void)ParseK8sAttestorConfig(s);
+  EXPECT_EQ(errors.ToStatus().message(),
+            "agent.conf:3: plugins.WorkloadAttestor.k8s.plugin_data.use_new_container_locator: "
+            "false is not supported: Signet has only the cgroup v1/v2 container locator\n"
+            "agent.conf:2: plugins.WorkloadAttestor.k8s.plugin_data.experimental.sigstore: is not "
+            "supported by Signet (no experimental k8s features)");
+}
+
 TEST(K8sAttestorConfigTest, BothPortsIsAnError) {
   ConfigErrors errors("agent.conf");
   ConfigSection s(YAML::Load("kubelet_secure_port: 10250\nkubelet_read_only_port: 10255\n"),

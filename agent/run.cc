@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/peer_server.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 
 namespace signet::agent {
 namespace {
@@ -110,6 +111,7 @@ absl::Status RunAgent(AgentConfig config) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  LogInfo("signet-agent starting", {{"version", VersionString()}});
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
   ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,
                    UnixSocketServer::Create(config.socket_path, 0755, 0777));

@@ -59,10 +59,10 @@ make_base() {
     done
     [ ${#sources[@]} -gt 0 ] || { echo "image.sh: no apt sources in /etc/apt" >&2; exit 1; }
     echo "image.sh: building a Debian 12 base with mmdebstrap (${sources[*]})" >&2
-    mmdebstrap --variant=minbase --quiet \
+    mmdebstrap --variant=minbase --format=tar --quiet \
       --aptopt='Acquire::Check-Valid-Until "false"' \
-      bookworm "$tar.tmp" "${sources[@]}" >&2
-    mv "$tar.tmp" "$tar"
+      bookworm "$cache/partial-bookworm-minbase.tar" "${sources[@]}" >&2
+    mv "$cache/partial-bookworm-minbase.tar" "$tar"
   fi
   "$DOCKER" import -c 'CMD ["/bin/bash"]' "$tar" signet-base:bookworm >/dev/null
 }

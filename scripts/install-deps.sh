@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3 libcurl4-openssl-dev
   clang libclang-rt-14-dev
   nginx faketime
+  docker.io mmdebstrap systemd dpkg-dev file
 )
 
 missing=()

@@ -151,13 +151,17 @@ up=$(SIGNET_IMAGE=$image SIGNET_NETWORK=private SIGNET_NAME_PREFIX=signet-it- \
   bash conf/docker/run.sh up) || fail "conf/docker/run.sh up failed"
 agent_id=$(sed -n 's/^agent SPIFFE ID: //p' <<<"$up")
 [[ "$agent_id" == spiffe://example.org/spire/agent/join_token/* ]] || fail "no agent ID in: $up"
-"$DOCKER" inspect -f '{{.HostConfig.PidMode}} {{.Config.User}}' signet-it-agent | grep -qx 'host 0' ||
+# (No `| grep -q` on a command's output: with pipefail an early match fails
+# the writer with SIGPIPE.)
+[ "$("$DOCKER" inspect -f '{{.HostConfig.PidMode}} {{.Config.User}}' signet-it-agent)" = "host 0" ] ||
   fail "the agent container is not root in the host PID namespace"
-"$DOCKER" inspect -f '{{.Config.User}}' signet-it-server | grep -qx 'signet' ||
+[ "$("$DOCKER" inspect -f '{{.Config.User}}' signet-it-server)" = "signet" ] ||
   fail "the server container does not run as user signet"
-"$DOCKER" logs signet-it-server 2>&1 | grep -q "signet-server started.*version=$version" ||
+server_log=$("$DOCKER" logs signet-it-server 2>&1)
+grep -q "INFO signet-server started version=$version " <<<"$server_log" ||
   fail "server startup log line lacks version=$version"
-"$DOCKER" logs signet-it-agent 2>&1 | grep -q "signet-agent starting.*version=$version" ||
+agent_log=$("$DOCKER" logs signet-it-agent 2>&1)
+grep -q "INFO signet-agent starting version=$version$" <<<"$agent_log" ||
   fail "agent startup log line lacks version=$version"
 [ -S "$work/agent-sockets/api.sock" ] || fail "no Workload API socket in the shared directory"
 srv entry create -parentID "$agent_id" -spiffeID spiffe://example.org/image-test/workload \

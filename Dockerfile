@@ -26,7 +26,10 @@
 # which is all signet-server needs. signet-agent must run as root in the
 # host's PID namespace (docker run --user 0 --pid host, Kubernetes hostPID:
 # true): workload attestation reads /proc/<pid> of the calling processes,
-# which belong to other users and live in other containers.
+# which belong to other users and live in other containers. With the unix
+# attestor's discover_workload_path (as in the packaged agent.yaml) it also
+# needs CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE) to read another
+# user's /proc/<pid>/exe.
 #
 # Paths (from the packaged configs in /etc/signet): server admin socket
 # /run/signet/server/api.sock, server data /var/lib/signet/server, agent

@@ -62,9 +62,11 @@ case "${1:-}" in
     srv bundle show >"$state_dir/bundle.crt"
     token=$(srv token generate | sed -n 's/^Token: //p')
     # The agent runs as root in the host's PID namespace: it attests callers
-    # by reading /proc/<pid> of processes in other containers.
+    # by reading /proc/<pid> of processes in other containers, and needs
+    # CAP_SYS_PTRACE (not in Docker's default set) to read the executable
+    # (/proc/<pid>/exe) of another user's process: unix:path, unix:sha256.
     "$docker" run -d --name "$agent" --restart unless-stopped "${agent_net[@]}" \
-      --pid host --user 0 \
+      --pid host --user 0 --cap-add SYS_PTRACE \
       -v "$state_dir/bundle.crt:/etc/signet/bundle.crt:ro" \
       -v "$socket_dir:/run/signet/agent/public" \
       -v "${prefix}agent-data:/var/lib/signet/agent" \

@@ -109,28 +109,33 @@ echo "image-test.sh: image $image built ($((SECONDS - start)) s)" >&2
 # 4. The .debs in a fresh container of the same base.
 "$DOCKER" run --rm --name signet-it-debs --network host -v "$work/debs:/debs:ro" \
   -e "VERSION=$version" -e "DEB_VERSION=$deb_version" "$base" bash -euc '
+    check() { local what=$1; shift; "$@" || { echo "debs: $what" >&2; exit 1; }; }
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends systemd \
       ./debs/signet-server_*.deb ./debs/signet-agent_*.deb ./debs/signet-helper_*.deb \
-      ./debs/libsignet-dev_*.deb >/dev/null 2>&1 || {
-        echo "apt install of the .debs failed" >&2; exit 1; }
+      ./debs/libsignet-dev_*.deb >/tmp/apt.log 2>&1 || {
+        tail -30 /tmp/apt.log >&2; echo "debs: apt install of the .debs failed" >&2; exit 1; }
     cd /
-    test "$(signet-server --version)" = "$VERSION"
-    test "$(signet-agent version)" = "$VERSION"
+    check "signet-server --version is not $VERSION" test "$(signet-server --version)" = "$VERSION"
+    check "signet-agent version is not $VERSION" test "$(signet-agent version)" = "$VERSION"
     for p in signet-server signet-agent signet-helper libsignet-dev; do
-      test "$(dpkg-query -W -f="\${Version}" "$p")" = "$DEB_VERSION"
+      check "package $p is not version $DEB_VERSION" \
+        test "$(dpkg-query -W -f="\${Version}" "$p")" = "$DEB_VERSION"
     done
-    getent passwd signet >/dev/null || { echo "postinst did not create user signet" >&2; exit 1; }
-    test -f /usr/lib/x86_64-linux-gnu/cmake/Signet/SignetConfig.cmake -o \
-         -f /usr/lib/cmake/Signet/SignetConfig.cmake
-    signet-server validate -config /etc/signet/server.yaml
-    signet-agent validate -config /etc/signet/agent.yaml
+    check "postinst did not create user signet" getent passwd signet
+    check "libsignet-dev has no SignetConfig.cmake" \
+      test -f /usr/lib/x86_64-linux-gnu/cmake/Signet/SignetConfig.cmake -o \
+           -f /usr/lib/cmake/Signet/SignetConfig.cmake
+    check "packaged server.yaml invalid" signet-server validate -config /etc/signet/server.yaml
+    check "packaged agent.yaml invalid" signet-agent validate -config /etc/signet/agent.yaml
     out=$(systemd-analyze verify /usr/lib/systemd/system/signet-server.service \
             /usr/lib/systemd/system/signet-agent.service 2>&1) || {
-      echo "systemd-analyze verify failed: $out" >&2; exit 1; }
-    if [ -n "$out" ]; then echo "systemd-analyze verify warned: $out" >&2; exit 1; fi
-    echo "debs: installed, $VERSION, units verified"
+      echo "debs: systemd-analyze verify failed: $out" >&2; exit 1; }
+    if [ -n "$out" ]; then echo "debs: systemd-analyze verify warned: $out" >&2; exit 1; fi
+    apt-get remove -y -qq signet-server signet-agent signet-helper libsignet-dev >/tmp/apt.log 2>&1 || {
+      tail -30 /tmp/apt.log >&2; echo "debs: apt remove failed" >&2; exit 1; }
+    echo "debs: installed and removed, $VERSION, units verified"
   ' >&2 || fail "the .debs did not install and check out in a fresh $base container"
 echo "image-test.sh: packages checked ($((SECONDS - start)) s)" >&2
 

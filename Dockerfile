@@ -43,7 +43,7 @@ FROM ${BASE_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      build-essential cmake ninja-build pkg-config ccache git dpkg-dev file \
+      build-essential cmake ninja-build pkg-config ccache dpkg-dev file \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libssl-dev libabsl-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev \
       >/dev/null \

@@ -28,6 +28,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/version.h"
 #include "common/x509.h"
 #include "spire/api/agent/debug/v1/debug.grpc.pb.h"
 #include "workload/workload.grpc.pb.h"
@@ -58,6 +59,8 @@ Commands:
       Checks that the agent is up and ready.
   validate -config FILE
       Checks a configuration file and reports every problem.
+  version (or --version)
+      Prints the version and commit, e.g. 0.1.0-1a2b3c4.
 
 Flags may be written -flag or --flag, with "-flag value" or "-flag=value".
 The Workload API socket is -socketPath, else $SPIFFE_ENDPOINT_SOCKET (a
@@ -625,6 +628,10 @@ int RunCli(const std::vector<std::string>& args) {
   if (args.empty()) return usage(1);
   const std::string& cmd = args[0];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") return usage(0);
+  if ((cmd == "version" || cmd == "--version" || cmd == "-version") && args.size() == 1) {
+    std::cout << VersionString() << "\n";
+    return 0;
+  }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const auto& a : rest) {
     if (a == "-h" || a == "--help" || a == "-help") return usage(0);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/peer_server.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 
 namespace signet::agent {
 namespace {
@@ -112,6 +113,7 @@ absl::Status RunAgent(AgentConfig config) {
   // Past a file size limit a write fails with EFBIG instead of killing us.
   signal(SIGXFSZ, SIG_IGN);
 
+  LogInfo("signet-agent starting", {{"version", VersionString()}});
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
   ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,
                    UnixSocketServer::Create(config.socket_path, 0755, 0777));

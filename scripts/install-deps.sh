@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   nginx faketime
   docker.io podman busybox-static uidmap crun runc fuse-overlayfs slirp4netns catatonit iptables
+  mmdebstrap systemd dpkg-dev file
 )
 
 missing=()

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/text.h"
+#include "common/version.h"
 #include "common/x509.h"
 #include "server/ca.h"
 #include "server/cli_flags.h"
@@ -661,6 +662,13 @@ int Run(FlagSet& f) {
   return 0;
 }
 
+// PrintVersion prints "<version>-<commit>" (e.g. "0.1.0-1a2b3c4") to stdout,
+// for `signet-server version` and `signet-server --version`.
+int PrintVersion(FlagSet&) {
+  std::cout << VersionString() << "\n";
+  return 0;
+}
+
 std::map<std::string, Command> Commands() {
   std::map<std::string, Command> m;
   // For the commands whose only flags are the socket and the output format.
@@ -678,6 +686,7 @@ std::map<std::string, Command> Commands() {
                        "are missing or unusable; without it the server refuses to start");
               },
               Run};
+  m["version"] = {"version", "Prints the version and commit.", [](FlagSet&) {}, PrintVersion};
   m["validate"] = {"validate -config FILE",
                    "Validates a server configuration file, reporting every problem with its line.",
                    [](FlagSet& f) {
@@ -803,6 +812,11 @@ int RunCli(const std::vector<std::string>& args) {
       args[0] == "-help") {
     (args.empty() ? std::cerr : std::cout) << TopUsage(cmds);
     return args.empty() ? 1 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "-version") {
+    std::vector<std::string> v = args;
+    v[0] = "version";
+    return RunCli(v);
   }
   size_t consumed = 1;
   auto it = cmds.find(args[0]);

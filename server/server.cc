@@ -11,6 +11,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "common/x509.h"
 #include "server/datastore/memory_datastore.h"
 #include "server/entry_validation.h"
@@ -214,7 +215,8 @@ absl::Status Server::Start() {
   rotation_thread_ = std::thread([this] { RotationLoop(); });
   expiry_timer_->Start();
   LogInfo("signet-server started",
-          {{"trust_domain", deps_->trust_domain.name()},
+          {{"version", VersionString()},
+           {"trust_domain", deps_->trust_domain.name()},
            {"address", absl::StrCat(config_.bind_address, ":", node_port_)},
            {"socket_path", config_.socket_path}});
   return absl::OkStatus();

@@ -30,6 +30,10 @@ TEST(PackageTest, FindPackageAndLinkAfterInstall) {
   testutil::RunResult r = testutil::Run(
       {kCmake, "--install", testutil::BuildDir(), "--prefix", prefix, "--component", "client"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // signet-helper is its own component (and .deb, packaging/CMakeLists.txt).
+  r = testutil::Run(
+      {kCmake, "--install", testutil::BuildDir(), "--prefix", prefix, "--component", "helper"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
   std::string src = dir.File("consumer");
   std::filesystem::create_directories(src);

@@ -210,5 +210,33 @@ TEST(K8sManifestsTest, AgentConfigMatchesDaemonSetAndServer) {
   EXPECT_TRUE(found) << env_name << " is not set from spec.nodeName";
 }
 
+// Both workloads run the image scripts/image.sh builds and tags
+// signet:<project version>, never pulled, from the paths the packages
+// install; the agent runs as root (the image's default user is signet).
+TEST(K8sManifestsTest, WorkloadsRunTheLocallyBuiltImage) {
+  const std::string image = std::string("signet:") + SIGNET_TEST_VERSION;
+  struct Want {
+    const char* file;
+    const char* kind;
+    const char* name;
+    const char* binary;
+  };
+  for (const Want& w :
+       {Want{"server-statefulset.yaml", "StatefulSet", "signet-server", "/usr/bin/signet-server"},
+        Want{"agent-daemonset.yaml", "DaemonSet", "signet-agent", "/usr/bin/signet-agent"}}) {
+    SCOPED_TRACE(w.file);
+    YAML::Node c = Find(w.file, w.kind, w.name)["spec"]["template"]["spec"]["containers"][0];
+    EXPECT_EQ(c["image"].as<std::string>(), image);
+    EXPECT_EQ(c["imagePullPolicy"].as<std::string>(), "Never");
+    EXPECT_EQ(c["command"][0].as<std::string>(), w.binary);
+  }
+  YAML::Node agent = Find("agent-daemonset.yaml", "DaemonSet", "signet-agent");
+  EXPECT_EQ(
+      agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"].as<int>(),
+      0);
+  YAML::Node server = Find("server-statefulset.yaml", "StatefulSet", "signet-server");
+  EXPECT_EQ(server["spec"]["template"]["spec"]["securityContext"]["runAsUser"].as<int>(), 1000);
+}
+
 }  // namespace
 }  // namespace signet

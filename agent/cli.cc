@@ -115,6 +115,15 @@ int Fail(absl::string_view msg) {
   return 1;
 }
 
+// FailLines is Fail for a message of several lines (a configuration's
+// problems, one a line): each line is escaped on its own.
+int FailLines(absl::string_view msg) {
+  for (absl::string_view line : absl::StrSplit(msg, '\n')) {
+    std::cerr << EscapeForDisplay(line) << "\n";
+  }
+  return 1;
+}
+
 int RpcError(const grpc::Status& s) {
   std::cerr << "rpc error: code = " << CodeName(s.error_code()) << " desc = " << s.error_message()
             << "\n";
@@ -550,7 +559,7 @@ int Validate(const ParsedFlags& f) {
   std::string path = f.Get("config");
   if (path.empty()) return Fail("-config is required");
   absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, "placeholder-token-for-validation");
-  if (!c.ok()) return Fail(c.status().message());
+  if (!c.ok()) return FailLines(c.status().message());
   std::cout << "Configuration is valid.\n";
   return 0;
 }
@@ -559,7 +568,7 @@ int Run(const ParsedFlags& f) {
   std::string path = f.Get("config");
   if (path.empty()) return Fail("-config is required");
   absl::StatusOr<AgentConfig> c = LoadAgentConfig(path, f.Get("joinToken"));
-  if (!c.ok()) return Fail(c.status().message());
+  if (!c.ok()) return FailLines(c.status().message());
   if (!Logger::Configure(c->log_level, c->log_format)) {
     return Fail("invalid log_level or log_format");
   }

@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
-#include "server/nodeattestor/k8s_psat_config.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat_config.h"
 
 namespace signet::server {
 

@@ -15,7 +15,7 @@
 #include "common/status_macros.h"
 #include "common/x509.h"
 #include "server/entry_validation.h"
-#include "server/x509pop.h"
+#include "server/nodeattestor/x509pop/x509pop.h"
 
 namespace signet::server {
 

@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
-#include "server/nodeattestor/k8s_psat.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat.h"
 #include "server/sync_hub.h"
 #include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"

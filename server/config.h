@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -63,6 +64,9 @@ struct ServerConfig {
   std::string datastore_connection_string;
   std::string key_manager = "disk";  // "disk" | "memory"
   std::string keys_path;             // disk: directory of key files
+  // plugins.NodeAttestor: the configured kinds, in registry order; each
+  // kind's settings below are read by its own folder (nodeattestor/).
+  std::vector<std::string> node_attestors;
   bool join_token_enabled = false;
   bool x509pop_enabled = false;
   std::string x509pop_ca_bundle_path;

@@ -25,7 +25,7 @@ class JoinTokenAttestor final : public NodeAttestor {
 // is never reached without one (Create reports it).
 void ReadConfig(ConfigSection&, AgentConfig&) {}
 
-bool CanAttest(const AgentConfig& config) { return !config.join_token.empty(); }
+bool HasCredentials(const AgentConfig& config) { return !config.join_token.empty(); }
 
 absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) {
   if (config.join_token.empty()) {
@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) 
 }  // namespace
 
 NodeAttestorPlugin JoinTokenNodeAttestor() {
-  return {"join_token", ReadConfig, CanAttest, Create};
+  return {"join_token", ReadConfig, HasCredentials, Create};
 }
 
 }  // namespace signet::agent

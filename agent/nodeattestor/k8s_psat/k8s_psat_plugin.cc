@@ -42,7 +42,7 @@ void ReadConfig(ConfigSection& d, AgentConfig& c) {
   if (c.k8s_psat_token_path.empty()) d.Error("token_path", "must not be empty");
 }
 
-bool CanAttest(const AgentConfig&) { return true; }
+bool HasCredentials(const AgentConfig&) { return true; }
 
 absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) {
   return std::make_unique<K8sPsatAttestor>(config.k8s_psat_cluster, config.k8s_psat_token_path);
@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) 
 
 }  // namespace
 
-NodeAttestorPlugin K8sPsatNodeAttestor() { return {"k8s_psat", ReadConfig, CanAttest, Create}; }
+NodeAttestorPlugin K8sPsatNodeAttestor() { return {"k8s_psat", ReadConfig, HasCredentials, Create}; }
 
 std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token) {
   google::protobuf::Struct s;

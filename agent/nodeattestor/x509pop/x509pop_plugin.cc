@@ -36,7 +36,7 @@ void ReadConfig(ConfigSection& d, AgentConfig& c) {
   if (c.x509pop_certificate_path.empty()) d.Error("certificate_path", "is required");
 }
 
-bool CanAttest(const AgentConfig&) { return true; }
+bool HasCredentials(const AgentConfig&) { return true; }
 
 absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) {
   ASSIGN_OR_RETURN(std::string key_pem, ReadAttestationFile(config.x509pop_private_key_path));
@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) 
 
 }  // namespace
 
-NodeAttestorPlugin X509PopNodeAttestor() { return {"x509pop", ReadConfig, CanAttest, Create}; }
+NodeAttestorPlugin X509PopNodeAttestor() { return {"x509pop", ReadConfig, HasCredentials, Create}; }
 
 absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key, absl::string_view challenge) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());

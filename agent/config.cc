@@ -150,8 +150,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     if (p.Has("plugin_data")) p.Finish();
   } else if (!c.node_attestor.empty()) {
     na.MarkKnown(c.node_attestor);
-    na.Error(c.node_attestor, absl::StrCat("unknown NodeAttestor plugin (supported: ",
-                                           NodeAttestors().NamesText(), ")"));
+    na.Error(
+        c.node_attestor,
+        absl::StrCat("unknown NodeAttestor plugin (supported: ", NodeAttestors().NamesText(), ")"));
   }
   na.Finish();
   // KeyManager.

@@ -185,8 +185,8 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
   }
   // NodeAttestor: every kind in the registry that the file names.
   ConfigSection na = p.Section("NodeAttestor");
-  const std::string required = absl::StrCat("at least one NodeAttestor (",
-                                            NodeAttestors().NamesText(), ") is required");
+  const std::string required =
+      absl::StrCat("at least one NodeAttestor (", NodeAttestors().NamesText(), ") is required");
   if (!na.present()) {
     p.Error("NodeAttestor", required);
   } else {

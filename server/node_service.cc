@@ -78,8 +78,7 @@ class AttestWatchdog {
 // StreamChallengeResponder asks the agent on its Attest stream.
 class StreamChallengeResponder final : public ChallengeResponder {
  public:
-  explicit StreamChallengeResponder(
-      grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream)
+  explicit StreamChallengeResponder(grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream)
       : stream_(stream) {}
 
   absl::StatusOr<std::string> Challenge(absl::string_view challenge) override {

@@ -96,8 +96,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   s->store_ = std::make_unique<EntryStore>(s->deps_.get());
   ASSIGN_OR_RETURN(std::unique_ptr<NodeAttestorCatalog> node_attestors,
                    NodeAttestorCatalog::Create(NodeAttestors(), *s->deps_));
-  s->node_service_ = std::make_unique<NodeService>(s->deps_.get(), s->store_.get(),
-                                                   std::move(node_attestors));
+  s->node_service_ =
+      std::make_unique<NodeService>(s->deps_.get(), s->store_.get(), std::move(node_attestors));
   Server* raw = s.get();
   s->admin_service_ = std::make_unique<AdminService>(s->deps_.get(), s->store_.get(),
                                                      [raw] { return raw->Ready(); });

@@ -41,8 +41,8 @@ absl::StatusOr<const NodeAttestor*> NodeAttestorCatalog::Find(absl::string_view 
     return absl::PermissionDeniedError(
         absl::StrCat("node attestor \"", type, "\" is not configured"));
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown attestation type \"", type,
-                                                 "\" (want ", registry_->NamesText("or"), ")"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown attestation type \"", type, "\" (want ",
+                                                 registry_->NamesText("or"), ")"));
 }
 
 }  // namespace signet::server

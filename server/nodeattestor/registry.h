@@ -31,6 +31,9 @@ struct NodeAttestorPlugin {
   // Create builds the attestor once the datastore and CA exist (`deps` is
   // borrowed and outlives it); an error stops the server from starting.
   absl::StatusOr<std::unique_ptr<NodeAttestor>> (*create)(const ServerDeps& deps);
+  // Whether an agent attested this way can attest again by itself (its
+  // evidence is not single use); shown by `agent list` / `agent show`.
+  bool can_reattest = false;
 };
 
 // BuiltinNodeAttestors returns the kinds compiled in (builtins.cc), in the

@@ -2,8 +2,6 @@
 // attestor defined in this file and registered with one line is accepted by
 // the configuration, built by the catalog and used by the real NodeService
 // over a real gRPC stream. Also the typed join-token-expired status.
-#include "server/nodeattestor/registry.h"
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
@@ -28,6 +26,7 @@
 #include "server/entry_cache.h"
 #include "server/key_manager.h"
 #include "server/node_service.h"
+#include "server/nodeattestor/registry.h"
 #include "server/sync_hub.h"
 
 namespace signet::server {
@@ -118,8 +117,7 @@ class NodeServiceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kNoopRegistered.ok()) << kNoopRegistered;
-    absl::StatusOr<ServerConfig> c =
-        ParseServerConfigYaml(ConfigWith("    noop: {}\n"), "s.yaml");
+    absl::StatusOr<ServerConfig> c = ParseServerConfigYaml(ConfigWith("    noop: {}\n"), "s.yaml");
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = *std::move(c);
     absl::StatusOr<TrustDomain> td = TrustDomain::FromString("example.org");
@@ -128,8 +126,8 @@ class NodeServiceFixture : public ::testing::Test {
         ServerCa::Create(CaOptions(*td), ds_.get(), km_.get(), &clock_);
     ASSERT_TRUE(ca.ok()) << ca.status();
     ca_ = *std::move(ca);
-    deps_ = std::make_unique<ServerDeps>(ServerDeps{&config_, *td, ds_.get(), ca_.get(),
-                                                    &entries_, &hub_, &clock_, &audit_});
+    deps_ = std::make_unique<ServerDeps>(
+        ServerDeps{&config_, *td, ds_.get(), ca_.get(), &entries_, &hub_, &clock_, &audit_});
     store_ = std::make_unique<EntryStore>(deps_.get());
     absl::StatusOr<std::unique_ptr<NodeAttestorCatalog>> catalog =
         NodeAttestorCatalog::Create(NodeAttestors(), *deps_);
@@ -141,8 +139,8 @@ class NodeServiceFixture : public ::testing::Test {
     b.RegisterService(service_.get());
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = signet::agent::Node::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = signet::agent::Node::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
@@ -228,7 +226,8 @@ TEST(JoinTokenExpiredTest, ExpiredTokenCarriesThePayload) {
   t.set_token("old");
   t.set_expires_at(100);
   ASSERT_TRUE(ds->CreateJoinToken(t).ok());
-  absl::StatusOr<signet::types::JoinToken> got = ds->ConsumeJoinToken("old", absl::FromUnixSeconds(200));
+  absl::StatusOr<signet::types::JoinToken> got =
+      ds->ConsumeJoinToken("old", absl::FromUnixSeconds(200));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(IsJoinTokenExpired(got.status()));
 }

@@ -50,7 +50,9 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const AgentConfig& config) 
 
 }  // namespace
 
-NodeAttestorPlugin K8sPsatNodeAttestor() { return {"k8s_psat", ReadConfig, HasCredentials, Create}; }
+NodeAttestorPlugin K8sPsatNodeAttestor() {
+  return {"k8s_psat", ReadConfig, HasCredentials, Create};
+}
 
 std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token) {
   google::protobuf::Struct s;

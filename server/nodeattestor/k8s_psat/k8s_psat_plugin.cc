@@ -41,6 +41,8 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const ServerDeps& deps) {
 
 }  // namespace
 
-NodeAttestorPlugin K8sPsatNodeAttestor() { return {"k8s_psat", ReadConfig, Create}; }
+NodeAttestorPlugin K8sPsatNodeAttestor() {
+  return {"k8s_psat", ReadConfig, Create, /*can_reattest=*/true};
+}
 
 }  // namespace signet::server

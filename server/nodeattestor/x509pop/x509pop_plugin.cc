@@ -85,6 +85,8 @@ absl::StatusOr<std::unique_ptr<NodeAttestor>> Create(const ServerDeps& deps) {
 
 }  // namespace
 
-NodeAttestorPlugin X509PopNodeAttestor() { return {"x509pop", ReadConfig, Create}; }
+NodeAttestorPlugin X509PopNodeAttestor() {
+  return {"x509pop", ReadConfig, Create, /*can_reattest=*/true};
+}
 
 }  // namespace signet::server

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "agent/nodeattestor/registry.h"
 #include "common/bundle.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -474,8 +475,7 @@ void Agent::SyncLoop() {
         status.code() == absl::StatusCode::kUnauthenticated) {
       // The server no longer accepts our SVID (evicted, superseded, expired):
       // attest again when the configured attestor allows it.
-      if (config_.node_attestor == "x509pop" || config_.node_attestor == "k8s_psat" ||
-          !config_.join_token.empty()) {
+      if (CanAttest(config_)) {
         absl::Status a = AttestOnce();
         if (!a.ok()) {
           LogError("re-attestation failed", {{"error", a.ToString()}});

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/nodeattestor/registry.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -161,42 +162,17 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
   // NodeAttestor.
   ConfigSection na = plugins.Section("NodeAttestor");
   c.node_attestor = OnePlugin(plugins, na, "NodeAttestor", plugins.present());
-  if (c.node_attestor == "join_token") {
-    ConfigSection p = na.Section("join_token");
-    if (p.present()) {
-      ConfigSection d = PluginData(p);
-      d.Finish();
-      if (p.Has("plugin_data")) p.Finish();
-    }
-    // No token is fine when data_dir holds a valid agent SVID from an earlier
-    // run; Attest() reports a missing token otherwise.
-  } else if (c.node_attestor == "x509pop") {
-    ConfigSection p = na.Section("x509pop");
+  if (const NodeAttestorPlugin* plugin = NodeAttestors().Find(c.node_attestor)) {
+    ConfigSection p = na.Section(c.node_attestor);
     ConfigSection d = PluginData(p);
-    c.x509pop_private_key_path = d.String("private_key_path");
-    c.x509pop_certificate_path = d.String("certificate_path");
-    c.x509pop_intermediates_path = d.String("intermediates_path");
-    if (c.x509pop_private_key_path.empty()) d.Error("private_key_path", "is required");
-    if (c.x509pop_certificate_path.empty()) d.Error("certificate_path", "is required");
-    d.Finish();
-    if (p.Has("plugin_data")) p.Finish();
-  } else if (c.node_attestor == "k8s_psat") {
-    ConfigSection p = na.Section("k8s_psat");
-    ConfigSection d = PluginData(p);
-    c.k8s_psat_cluster = d.String("cluster");
-    c.k8s_psat_token_path = d.String("token_path", kDefaultK8sPsatTokenPath);
-    if (c.k8s_psat_cluster.empty()) {
-      d.Error("cluster", "is required");
-    } else if (c.k8s_psat_cluster.find('/') != std::string::npos) {
-      d.Error("cluster", "must not contain '/'");
-    }
-    if (c.k8s_psat_token_path.empty()) d.Error("token_path", "must not be empty");
+    plugin->read_config(d, c);
     d.Finish();
     if (p.Has("plugin_data")) p.Finish();
   } else if (!c.node_attestor.empty()) {
     na.MarkKnown(c.node_attestor);
-    na.Error(c.node_attestor,
-             "unknown NodeAttestor plugin (supported: join_token, x509pop, k8s_psat)");
+    na.Error(
+        c.node_attestor,
+        absl::StrCat("unknown NodeAttestor plugin (supported: ", NodeAttestors().NamesText(), ")"));
   }
   na.Finish();
   // KeyManager.

@@ -45,7 +45,8 @@ struct AgentConfig {
   // every call (as SPIRE does).
   absl::Duration selector_cache_ttl = absl::Seconds(1);
 
-  // plugins.NodeAttestor: "join_token", "x509pop" or "k8s_psat".
+  // plugins.NodeAttestor: a kind of agent/nodeattestor/registry.h; each
+  // kind's settings below are read by its own folder.
   std::string node_attestor;
   std::string x509pop_private_key_path;
   std::string x509pop_certificate_path;

@@ -1,20 +1,15 @@
 #include "agent/node_client.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/nodeattestor/registry.h"
 #include "common/bundle.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -83,14 +78,6 @@ class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier 
   const std::string expected_;
   const std::shared_ptr<const BundleSet> bundles_;
 };
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -195,87 +182,20 @@ absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(const signet::types::X509Svi
   return chain;
 }
 
-absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key, absl::string_view challenge) {
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx) return OpensslError("EVP_MD_CTX_new");
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(key)) !=
-      1) {
-    return OpensslError("EVP_DigestSignInit");
-  }
-  size_t len = 0;
-  const auto* data = reinterpret_cast<const unsigned char*>(challenge.data());
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, challenge.size()) != 1) {
-    return OpensslError("EVP_DigestSign");
-  }
-  std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
-                     challenge.size()) != 1) {
-    return OpensslError("EVP_DigestSign");
-  }
-  sig.resize(len);
-  return sig;
-}
-
-std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token) {
-  google::protobuf::Struct s;
-  (*s.mutable_fields())["cluster"].set_string_value(std::string(cluster));
-  (*s.mutable_fields())["token"].set_string_value(std::string(token));
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(s, &out);
-  return out;
-}
-
-absl::StatusOr<std::string> ReadK8sPsatToken(const std::string& path) {
-  absl::StatusOr<std::string> raw = ReadWholeFile(path);
-  if (!raw.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("k8s_psat: cannot read token \"", path, "\": ", raw.status().message()));
-  }
-  std::string token(absl::StripAsciiWhitespace(*raw));
-  if (token.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("k8s_psat: token \"", path, "\" is empty"));
-  }
-  return token;
-}
-
 absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
                                           const AgentConfig& config, const EVP_PKEY* agent_key) {
   ASSIGN_OR_RETURN(std::string csr, CreateCsrDer(agent_key));
   signet::agent::AttestRequest req;
   auto* params = req.mutable_params();
   params->set_csr(csr);
-  EvpPkeyPtr pop_key;
-  if (config.node_attestor == "join_token") {
-    if (config.join_token.empty()) {
-      return absl::FailedPreconditionError("no join token configured (use -joinToken)");
-    }
-    params->mutable_data()->set_type("join_token");
-    params->mutable_data()->set_payload(config.join_token);
-  } else if (config.node_attestor == "x509pop") {
-    ASSIGN_OR_RETURN(std::string key_pem, ReadWholeFile(config.x509pop_private_key_path));
-    ASSIGN_OR_RETURN(pop_key, ParsePrivateKeyPem(key_pem));
-    ASSIGN_OR_RETURN(std::string cert_pem, ReadWholeFile(config.x509pop_certificate_path));
-    ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParseCertsPem(cert_pem));
-    if (!config.x509pop_intermediates_path.empty()) {
-      ASSIGN_OR_RETURN(std::string ipem, ReadWholeFile(config.x509pop_intermediates_path));
-      ASSIGN_OR_RETURN(std::vector<X509Ptr> inter, ParseCertsPem(ipem));
-      for (auto& c : inter) certs.push_back(std::move(c));
-    }
-    std::string payload;
-    for (const X509Ptr& c : certs) {
-      ASSIGN_OR_RETURN(std::string der, CertToDer(c.get()));
-      payload += der;
-    }
-    params->mutable_data()->set_type("x509pop");
-    params->mutable_data()->set_payload(payload);
-  } else if (config.node_attestor == "k8s_psat") {
-    ASSIGN_OR_RETURN(std::string token, ReadK8sPsatToken(config.k8s_psat_token_path));
-    params->mutable_data()->set_type("k8s_psat");
-    params->mutable_data()->set_payload(K8sPsatPayload(config.k8s_psat_cluster, token));
-  } else {
+  const NodeAttestorPlugin* plugin = NodeAttestors().Find(config.node_attestor);
+  if (plugin == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("unsupported node attestor \"", config.node_attestor, "\""));
   }
+  ASSIGN_OR_RETURN(std::unique_ptr<NodeAttestor> attestor, plugin->create(config));
+  params->mutable_data()->set_type(plugin->name);
+  ASSIGN_OR_RETURN(*params->mutable_data()->mutable_payload(), attestor->Payload());
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -289,8 +209,7 @@ absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
       return FromGrpc(s);
     }
     if (resp.has_challenge()) {
-      if (!pop_key) return absl::InternalError("server sent an unexpected challenge");
-      ASSIGN_OR_RETURN(std::string sig, SignChallenge(pop_key.get(), resp.challenge()));
+      ASSIGN_OR_RETURN(std::string sig, attestor->AnswerChallenge(resp.challenge()));
       signet::agent::AttestRequest cr;
       cr.set_challenge_response(sig);
       if (!stream->Write(cr)) return FromGrpc(stream->Finish());

@@ -70,22 +70,6 @@ struct AttestOutcome {
                                                         const AgentConfig& config,
                                                         const EVP_PKEY* agent_key);
 
-// K8sPsatPayload returns the k8s_psat attestation payload for `cluster` and
-// the projected service-account `token`: {"cluster":"...","token":"..."}
-// (what SPIRE's agent plugin sends and the server's K8sPsatVerifier reads).
-std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token);
-
-// ReadK8sPsatToken returns the token in `path` without surrounding
-// whitespace. FailedPrecondition "k8s_psat: cannot read token ..." when it
-// cannot be read or is empty (it is re-read on every attestation: the
-// kubelet rotates it).
-[[nodiscard]] absl::StatusOr<std::string> ReadK8sPsatToken(const std::string& path);
-
-// SignChallenge signs `challenge` with SHA-256 (ECDSA DER or RSA PKCS#1 v1.5)
-// as the x509pop protocol requires.
-[[nodiscard]] absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key,
-                                                        absl::string_view challenge);
-
 // FromGrpc converts a gRPC status to an absl::Status.
 absl::Status FromGrpc(const grpc::Status& s);
 

@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/entry_validation.h"
 #include "server/key_manager.h"
+#include "server/nodeattestor/registry.h"
 #include "server/server.h"
 #include "signet/admin.grpc.pb.h"
 
@@ -118,9 +119,8 @@ void PrintAgent(const AttestedAgent& a) {
   std::cout << "Attestation type  : " << Out(a.attestation_type()) << "\n";
   std::cout << "Expiration time   : " << FormatUnix(a.x509_svid_expires_at()) << "\n";
   std::cout << "Serial number     : " << Out(a.x509_svid_serial()) << "\n";
-  std::cout << "Can re-attest     : "
-            << (a.attestation_type() == "x509pop" || a.attestation_type() == "k8s_psat" ? "true"
-                                                                                        : "false")
+  const NodeAttestorPlugin* kind = NodeAttestors().Find(a.attestation_type());
+  std::cout << "Can re-attest     : " << (kind != nullptr && kind->can_reattest ? "true" : "false")
             << "\n";
   std::cout << "Banned            : " << (a.banned() ? "true" : "false") << "\n";
   for (const auto& s : a.selectors()) {

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/spiffe_id.h"
 #include "common/status_macros.h"
+#include "server/nodeattestor/registry.h"
 
 namespace signet::server {
 namespace {
@@ -192,35 +193,20 @@ void ReadPlugins(ConfigSection p, ServerConfig& c) {
     }
     km.Finish();
   }
-  // NodeAttestor
+  // NodeAttestor: every kind in the registry that the file names.
   ConfigSection na = p.Section("NodeAttestor");
+  const std::string required =
+      absl::StrCat("at least one NodeAttestor (", NodeAttestors().NamesText(), ") is required");
   if (!na.present()) {
-    p.Error("NodeAttestor",
-            "at least one NodeAttestor (join_token, x509pop, k8s_psat) is required");
+    p.Error("NodeAttestor", required);
   } else {
-    if (na.Has("join_token")) {
-      c.join_token_enabled = true;
-      ReadPlugin(na, "join_token", [](ConfigSection&) {});
+    for (const std::string& name : NodeAttestors().Names()) {
+      if (!na.Has(name)) continue;
+      const NodeAttestorPlugin* plugin = NodeAttestors().Find(name);
+      c.node_attestors.push_back(name);
+      ReadPlugin(na, name, [&](ConfigSection& settings) { plugin->read_config(settings, c); });
     }
-    if (na.Has("x509pop")) {
-      c.x509pop_enabled = true;
-      ReadPlugin(na, "x509pop", [&c](ConfigSection& xp) {
-        c.x509pop_ca_bundle_path = xp.String("ca_bundle_path");
-        if (c.x509pop_ca_bundle_path.empty()) {
-          xp.Error("ca_bundle_path", "is required");
-        } else if (access(c.x509pop_ca_bundle_path.c_str(), R_OK) != 0) {
-          xp.Error("ca_bundle_path", "cannot read \"" + c.x509pop_ca_bundle_path + "\"");
-        }
-      });
-    }
-    if (na.Has("k8s_psat")) {
-      c.k8s_psat_enabled = true;
-      ReadPlugin(na, "k8s_psat", [&c](ConfigSection& d) { c.k8s_psat = ParseK8sPsatConfig(d); });
-    }
-    if (!c.join_token_enabled && !c.x509pop_enabled && !c.k8s_psat_enabled) {
-      p.Error("NodeAttestor",
-              "at least one NodeAttestor (join_token, x509pop, k8s_psat) is required");
-    }
+    if (c.node_attestors.empty()) p.Error("NodeAttestor", required);
     na.Finish();
   }
   p.Finish();

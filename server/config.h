@@ -4,11 +4,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
-#include "server/nodeattestor/k8s_psat_config.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat_config.h"
 
 namespace signet::server {
 
@@ -63,6 +64,9 @@ struct ServerConfig {
   std::string datastore_connection_string;
   std::string key_manager = "disk";  // "disk" | "memory"
   std::string keys_path;             // disk: directory of key files
+  // plugins.NodeAttestor: the configured kinds, in registry order; each
+  // kind's settings below are read by its own folder (nodeattestor/).
+  std::vector<std::string> node_attestors;
   bool join_token_enabled = false;
   bool x509pop_enabled = false;
   std::string x509pop_ca_bundle_path;

@@ -15,7 +15,6 @@
 #include "common/status_macros.h"
 #include "common/x509.h"
 #include "server/entry_validation.h"
-#include "server/x509pop.h"
 
 namespace signet::server {
 
@@ -26,8 +25,6 @@ using signet::types::RegistrationEntry;
 using signet::types::Selector;
 
 namespace {
-
-constexpr char kJoinTokenExpired[] = "join token expired";
 
 void FillSvid(const SpiffeId& id, const SignedX509& s, signet::types::X509Svid* out) {
   out->set_spiffe_id(id.ToString());
@@ -76,6 +73,28 @@ class AttestWatchdog {
   absl::Mutex mu_;
   grpc::ServerContext* ctx_ ABSL_GUARDED_BY(mu_);
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// StreamChallengeResponder asks the agent on its Attest stream.
+class StreamChallengeResponder final : public ChallengeResponder {
+ public:
+  explicit StreamChallengeResponder(grpc::ServerReaderWriter<AttestResponse, AttestRequest>* stream)
+      : stream_(stream) {}
+
+  absl::StatusOr<std::string> Challenge(absl::string_view challenge) override {
+    AttestResponse ch;
+    ch.set_challenge(std::string(challenge));
+    if (!stream_->Write(ch)) return absl::UnavailableError("agent went away during attestation");
+    AttestRequest resp;
+    if (!stream_->Read(&resp) || !resp.has_challenge_response()) {
+      return absl::InvalidArgumentError("missing challenge response");
+    }
+    RETURN_IF_ERROR(CheckAttestMessageSize(resp));
+    return std::move(*resp.mutable_challenge_response());
+  }
+
+ private:
+  grpc::ServerReaderWriter<AttestResponse, AttestRequest>* const stream_;
 };
 
 }  // namespace
@@ -219,61 +238,10 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
       return absl::InvalidArgumentError(absl::StrCat("invalid CSR: ", csr.status().message()));
     }
   }
-  const TrustDomain& td = d_->trust_domain;
-  absl::Time now = d_->clock->Now();
-  std::string agent_path;
-  std::vector<Selector> selectors;
-  std::string alias_spiffe_id;
-  if (type == "join_token") {
-    if (!d_->config->join_token_enabled) {
-      return absl::PermissionDeniedError("node attestor \"join_token\" is not configured");
-    }
-    const std::string& token = params.data().payload();
-    if (token.empty()) return absl::InvalidArgumentError("join token is empty");
-    if (!ValidatePath("/" + token).ok()) {
-      return absl::PermissionDeniedError("join token does not exist or has already been used");
-    }
-    absl::StatusOr<signet::types::JoinToken> t = d_->ds->ConsumeJoinToken(token, now);
-    if (!t.ok()) {
-      if (t.status().code() != absl::StatusCode::kNotFound) return t.status();
-      if (absl::StrContains(t.status().message(), kJoinTokenExpired)) {
-        return absl::PermissionDeniedError(kJoinTokenExpired);
-      }
-      return absl::PermissionDeniedError("join token does not exist or has already been used");
-    }
-    agent_path = "/spire/agent/join_token/" + token;
-    alias_spiffe_id = t->spiffe_id();
-  } else if (type == "x509pop") {
-    if (!d_->config->x509pop_enabled) {
-      return absl::PermissionDeniedError("node attestor \"x509pop\" is not configured");
-    }
-    ASSIGN_OR_RETURN(X509PopIdentity ident,
-                     VerifyX509PopChain(params.data().payload(), x509pop_roots_, now));
-    ASSIGN_OR_RETURN(std::string challenge, RandomBytes(32));
-    AttestResponse ch;
-    ch.set_challenge(challenge);
-    if (!stream->Write(ch)) return absl::UnavailableError("agent went away during attestation");
-    AttestRequest resp;
-    if (!stream->Read(&resp) || !resp.has_challenge_response()) {
-      return absl::InvalidArgumentError("x509pop: missing challenge response");
-    }
-    RETURN_IF_ERROR(CheckAttestMessageSize(resp));
-    RETURN_IF_ERROR(
-        VerifyChallengeSignature(ident.leaf_key.get(), challenge, resp.challenge_response()));
-    agent_path = "/spire/agent/x509pop/" + ident.fingerprint;
-    selectors = std::move(ident.selectors);
-  } else if (type == "k8s_psat") {
-    if (k8s_psat_ == nullptr) {
-      return absl::PermissionDeniedError("node attestor \"k8s_psat\" is not configured");
-    }
-    ASSIGN_OR_RETURN(K8sPsatResult r, k8s_psat_->Attest(params.data().payload()));
-    agent_path = r.agent_id.path();
-    selectors = std::move(r.selectors);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown attestation type \"", type,
-                                                   "\" (want join_token, x509pop or k8s_psat)"));
-  }
-  ASSIGN_OR_RETURN(SpiffeId agent_id, SpiffeId::FromParts(td, agent_path));
+  ASSIGN_OR_RETURN(const NodeAttestor* attestor, node_attestors_->Find(type));
+  StreamChallengeResponder responder(stream);
+  ASSIGN_OR_RETURN(AttestationResult result, attestor->Attest(params.data().payload(), responder));
+  const SpiffeId& agent_id = result.agent_id;
   *agent_id_out = agent_id.ToString();
 
   absl::StatusOr<AttestedAgent> existing = d_->ds->GetAttestedAgent(agent_id.ToString());
@@ -281,20 +249,36 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
   if (!existing.ok() && existing.status().code() != absl::StatusCode::kNotFound) {
     return existing.status();
   }
-
   ASSIGN_OR_RETURN(SignedX509 svid, d_->ca->SignX509SvidFromCsr(params.csr(), agent_id, {},
                                                                 d_->config->EffectiveAgentTtl()));
+  RETURN_IF_ERROR(RecordAttestedAgent(type, result, svid, existing));
+  LogInfo("agent attested", {{"agent_id", agent_id.ToString()}, {"type", type}});
+  AttestResponse out;
+  signet::agent::AttestResult* r = out.mutable_result();
+  FillSvid(agent_id, svid, r->mutable_svid());
+  *r->mutable_bundle() = d_->ca->BundleProto();
+  for (const Selector& s : result.selectors) *r->add_selectors() = s;
+  if (!stream->Write(out)) return absl::UnavailableError("agent went away during attestation");
+  return absl::OkStatus();
+}
+
+absl::Status NodeService::RecordAttestedAgent(const std::string& type,
+                                              const AttestationResult& result,
+                                              const SignedX509& svid,
+                                              const absl::StatusOr<AttestedAgent>& existing) {
+  const std::string agent_id = result.agent_id.ToString();
+  const absl::Time now = d_->clock->Now();
   AttestedAgent agent;
-  agent.set_spiffe_id(agent_id.ToString());
+  agent.set_spiffe_id(agent_id);
   agent.set_attestation_type(type);
   agent.set_x509_svid_serial(svid.serial_hex);
   agent.set_x509_svid_expires_at(absl::ToUnixSeconds(svid.expires_at));
-  for (const Selector& s : selectors) *agent.add_selectors() = s;
+  for (const Selector& s : result.selectors) *agent.add_selectors() = s;
   agent.set_created_at(existing.ok() ? existing->created_at() : absl::ToUnixSeconds(now));
   agent.set_last_seen_at(absl::ToUnixSeconds(now));
   if (existing.ok()) {
     RETURN_IF_ERROR(d_->ds->UpdateAttestedAgent(agent));
-    d_->hub->AgentSelectorsChanged(agent.spiffe_id(), selectors);
+    d_->hub->AgentSelectorsChanged(agent.spiffe_id(), result.selectors);
   } else {
     absl::Status cs = d_->ds->CreateAttestedAgent(agent);
     if (cs.code() == absl::StatusCode::kAlreadyExists) {
@@ -303,25 +287,18 @@ absl::Status NodeService::DoAttest(grpc::ServerReaderWriter<AttestResponse, Atte
       RETURN_IF_ERROR(cs);
     }
   }
-  if (!alias_spiffe_id.empty()) {
+  if (!result.alias_spiffe_id.empty()) {
     RegistrationEntry alias;
-    alias.set_spiffe_id(alias_spiffe_id);
-    alias.set_parent_id(agent_id.ToString());
+    alias.set_spiffe_id(result.alias_spiffe_id);
+    alias.set_parent_id(agent_id);
     Selector* s = alias.add_selectors();
     s->set_type("spiffe_id");
-    s->set_value(agent_id.ToString());
+    s->set_value(agent_id);
     absl::StatusOr<RegistrationEntry> created = store_->Create(alias);
     if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
       return created.status();
     }
   }
-  LogInfo("agent attested", {{"agent_id", agent_id.ToString()}, {"type", type}});
-  AttestResponse out;
-  signet::agent::AttestResult* r = out.mutable_result();
-  FillSvid(agent_id, svid, r->mutable_svid());
-  *r->mutable_bundle() = d_->ca->BundleProto();
-  for (const Selector& s : selectors) *r->add_selectors() = s;
-  if (!stream->Write(out)) return absl::UnavailableError("agent went away during attestation");
   return absl::OkStatus();
 }
 

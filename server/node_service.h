@@ -14,7 +14,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
 #include "server/deps.h"
-#include "server/nodeattestor/k8s_psat.h"
+#include "server/nodeattestor/node_attestor.h"
+#include "server/nodeattestor/registry.h"
 #include "server/sync_hub.h"
 #include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"
@@ -38,14 +39,10 @@ inline constexpr size_t kMaxAttestMessageBytes = 64 << 10;
 class NodeService final
     : public signet::agent::Node::WithCallbackMethod_Sync<signet::agent::Node::Service> {
  public:
-  // `k8s_psat` verifies k8s_psat attestations; null when not configured.
-  NodeService(ServerDeps* deps, EntryStore* store, std::vector<X509Ptr> x509pop_roots,
-              std::unique_ptr<K8sPsatVerifier> k8s_psat = nullptr)
-      : d_(deps),
-        store_(store),
-        x509pop_roots_(std::move(x509pop_roots)),
-        k8s_psat_(std::move(k8s_psat)),
-        sync_work_(2) {}
+  // `node_attestors` verifies the attestation data of Attest calls.
+  NodeService(ServerDeps* deps, EntryStore* store,
+              std::unique_ptr<NodeAttestorCatalog> node_attestors)
+      : d_(deps), store_(store), node_attestors_(std::move(node_attestors)), sync_work_(2) {}
 
   grpc::Status Attest(grpc::ServerContext* ctx,
                       grpc::ServerReaderWriter<signet::agent::AttestResponse,
@@ -78,9 +75,18 @@ class NodeService final
   absl::StatusOr<std::optional<signet::agent::SyncResponse>> NextSyncState(
       const std::shared_ptr<SyncSubscription>& sub, const std::string& caller,
       std::vector<signet::types::Selector>* selectors);
+  // DoAttest runs one attestation after its first message was read: the
+  // configured NodeAttestor verifies the data, then the agent SVID is issued
+  // and recorded and the result sent. Sets `agent_id` once it is known.
   absl::Status DoAttest(
       grpc::ServerReaderWriter<signet::agent::AttestResponse, signet::agent::AttestRequest>* stream,
       signet::agent::AttestRequest* first, std::string* agent_id);
+  // RecordAttestedAgent writes the attested agent (created, or replacing
+  // `existing` and waking its Sync streams) and the join_token alias entry.
+  // Returns the datastore's error.
+  absl::Status RecordAttestedAgent(const std::string& type, const AttestationResult& result,
+                                   const SignedX509& svid,
+                                   const absl::StatusOr<signet::types::AttestedAgent>& existing);
   void Audit(const std::string& method, const std::string& caller, grpc::ServerContextBase* ctx,
              const google::protobuf::Message* req, const absl::Status& st);
   // AuthenticatedCall is the frame of every unary call but Attest: it
@@ -101,8 +107,7 @@ class NodeService final
 
   ServerDeps* const d_;
   EntryStore* const store_;
-  const std::vector<X509Ptr> x509pop_roots_;
-  const std::unique_ptr<K8sPsatVerifier> k8s_psat_;
+  const std::unique_ptr<NodeAttestorCatalog> node_attestors_;
   absl::Mutex attest_mu_;
   int attests_running_ ABSL_GUARDED_BY(attest_mu_) = 0;
   WorkQueue sync_work_;  // last: destroyed (drained) first

@@ -20,17 +20,6 @@
 namespace signet::server {
 namespace {
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  FILE* f = fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  fclose(f);
-  return out;
-}
-
 // CheckCaStateAtStart refuses (FailedPrecondition, logged at ERROR) a
 // persistent datastore that holds no CA state while the disk key directory
 // holds CA key files: a datastore lost, emptied or replaced by a 0-byte file.
@@ -106,22 +95,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   s->deps_.reset(new ServerDeps{&s->config_, td, s->ds_.get(), s->ca_.get(), s->entries_.get(),
                                 s->hub_.get(), s->clock_.get(), s->audit_.get()});
   s->store_ = std::make_unique<EntryStore>(s->deps_.get());
-  std::vector<X509Ptr> roots;
-  if (c.x509pop_enabled) {
-    ASSIGN_OR_RETURN(std::string pem, ReadWholeFile(c.x509pop_ca_bundle_path));
-    absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertsPem(pem);
-    if (!certs.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "x509pop ca_bundle_path ", c.x509pop_ca_bundle_path, ": ", certs.status().message()));
-    }
-    roots = std::move(*certs);
-  }
-  std::unique_ptr<K8sPsatVerifier> k8s_psat;
-  if (c.k8s_psat_enabled) {
-    ASSIGN_OR_RETURN(k8s_psat, NewK8sPsatVerifier(td, c.k8s_psat));
-  }
-  s->node_service_ = std::make_unique<NodeService>(s->deps_.get(), s->store_.get(),
-                                                   std::move(roots), std::move(k8s_psat));
+  ASSIGN_OR_RETURN(std::unique_ptr<NodeAttestorCatalog> node_attestors,
+                   NodeAttestorCatalog::Create(NodeAttestors(), *s->deps_));
+  s->node_service_ =
+      std::make_unique<NodeService>(s->deps_.get(), s->store_.get(), std::move(node_attestors));
   Server* raw = s.get();
   s->admin_service_ = std::make_unique<AdminService>(s->deps_.get(), s->store_.get(),
                                                      [raw] { return raw->Ready(); });

@@ -9,11 +9,33 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "signet/types.pb.h"
 
 namespace signet::server {
+
+// kJoinTokenExpiredPayload marks the status ConsumeJoinToken returns for an
+// expired token, so callers tell it from a missing one without reading the
+// message.
+inline constexpr absl::string_view kJoinTokenExpiredPayload =
+    "type.signet.dev/signet.server.JoinTokenExpired";
+
+// JoinTokenExpiredError returns NotFound "join token expired", marked with
+// kJoinTokenExpiredPayload.
+inline absl::Status JoinTokenExpiredError() {
+  absl::Status st = absl::NotFoundError("join token expired");
+  st.SetPayload(kJoinTokenExpiredPayload, absl::Cord());
+  return st;
+}
+
+// IsJoinTokenExpired reports whether `st` came from JoinTokenExpiredError.
+inline bool IsJoinTokenExpired(const absl::Status& st) {
+  return st.GetPayload(kJoinTokenExpiredPayload).has_value();
+}
 
 struct ListEntriesFilter {
   std::optional<std::string> spiffe_id;
@@ -80,7 +102,7 @@ class Datastore {
   // Join tokens. ConsumeJoinToken atomically deletes the token and returns it;
   // NotFound when it does not exist (or was already used), so two racing
   // agents can never both succeed. Expired tokens are deleted and reported as
-  // NotFound with message "join token expired".
+  // JoinTokenExpiredError().
   [[nodiscard]] virtual absl::Status CreateJoinToken(const signet::types::JoinToken& t) = 0;
   [[nodiscard]] virtual absl::StatusOr<signet::types::JoinToken> ConsumeJoinToken(
       const std::string& token, absl::Time now) = 0;

@@ -181,7 +181,7 @@ class MemoryDatastore : public Datastore {
     JoinToken t = it->second;
     tokens_.erase(it);
     if (absl::FromUnixSeconds(t.expires_at()) <= now) {
-      return absl::NotFoundError("join token expired");
+      return JoinTokenExpiredError();
     }
     return t;
   }

@@ -1065,7 +1065,7 @@ absl::StatusOr<JoinToken> SqliteDatastore::ConsumeJoinToken(const std::string& t
   // A token expires at expires_at (0 means already expired: tokens always
   // carry an expiry).
   if (now >= absl::FromUnixSeconds(t.expires_at())) {
-    return absl::NotFoundError("join token expired");
+    return JoinTokenExpiredError();
   }
   return t;
 }

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/config.h"
 #include "agent/node_client.h"
+#include "agent/nodeattestor/k8s_psat/k8s_psat_plugin.h"
 #include "common/keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-#include "server/nodeattestor/k8s_psat.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Unit tests: the server side of the x509pop node attestor (chain to the
 // configured CA bundle, proof of possession, fingerprint and selectors).
-#include "server/x509pop.h"
+#include "server/nodeattestor/x509pop/x509pop.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "server/nodeattestor/k8s_psat.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat.h"
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>

@@ -7,8 +7,8 @@
 // this module has no HTTP dependency; the server wires a libcurl transport
 // (POST/GET https://<apiserver>/..., Bearer = the server's own token, CA =
 // the cluster CA).
-#ifndef SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_H_
-#define SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_H_
+#ifndef SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_H_
+#define SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_H_
 
 #include <functional>
 #include <map>
@@ -85,4 +85,4 @@ std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token);
 
 }  // namespace signet::server
 
-#endif  // SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_H_
+#endif  // SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_H_

@@ -1,7 +1,7 @@
 // Server side of the x509pop node attestor: chain verification against the
 // configured CA bundle, proof of possession, agent ID and selectors as SPIRE's.
-#ifndef SIGNET_SERVER_X509POP_H_
-#define SIGNET_SERVER_X509POP_H_
+#ifndef SIGNET_SERVER_NODEATTESTOR_X509POP_X509POP_H_
+#define SIGNET_SERVER_NODEATTESTOR_X509POP_X509POP_H_
 
 #include <string>
 #include <vector>
@@ -40,4 +40,4 @@ std::string Sha1Hex(absl::string_view data);
 
 }  // namespace signet::server
 
-#endif  // SIGNET_SERVER_X509POP_H_
+#endif  // SIGNET_SERVER_NODEATTESTOR_X509POP_X509POP_H_

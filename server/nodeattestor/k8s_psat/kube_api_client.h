@@ -2,8 +2,8 @@
 // apiserver is and how the server authenticates to it (explicit settings, a
 // kubeconfig file, or the pod's in-cluster service account), and a
 // KubeApiTransport that sends requests there over HTTPS with libcurl.
-#ifndef SIGNET_SERVER_NODEATTESTOR_KUBE_API_CLIENT_H_
-#define SIGNET_SERVER_NODEATTESTOR_KUBE_API_CLIENT_H_
+#ifndef SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_KUBE_API_CLIENT_H_
+#define SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_KUBE_API_CLIENT_H_
 
 #include <cstddef>
 #include <functional>
@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/nodeattestor/k8s_psat.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat.h"
 
 namespace signet::server {
 
@@ -68,4 +68,4 @@ std::string ProcessEnv(const std::string& name);
 
 }  // namespace signet::server
 
-#endif  // SIGNET_SERVER_NODEATTESTOR_KUBE_API_CLIENT_H_
+#endif  // SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_KUBE_API_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "server/x509pop.h"
+#include "server/nodeattestor/x509pop/x509pop.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>

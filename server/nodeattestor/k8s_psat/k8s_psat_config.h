@@ -15,8 +15,8 @@
 //             ca_path: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 //             token_path: "/var/run/secrets/kubernetes.io/serviceaccount/token"
 //             request_timeout: "10s"
-#ifndef SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_CONFIG_H_
-#define SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_CONFIG_H_
+#ifndef SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_CONFIG_H_
+#define SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_CONFIG_H_
 
 #include <map>
 #include <memory>
@@ -26,8 +26,8 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/spiffe_id.h"
-#include "server/nodeattestor/k8s_psat.h"
-#include "server/nodeattestor/kube_api_client.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat.h"
+#include "server/nodeattestor/k8s_psat/kube_api_client.h"
 
 namespace signet::server {
 
@@ -63,4 +63,4 @@ K8sPsatConfig ParseK8sPsatConfig(ConfigSection& data);
 
 }  // namespace signet::server
 
-#endif  // SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_CONFIG_H_
+#endif  // SIGNET_SERVER_NODEATTESTOR_K8S_PSAT_K8S_PSAT_CONFIG_H_

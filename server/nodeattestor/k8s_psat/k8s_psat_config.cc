@@ -1,4 +1,4 @@
-#include "server/nodeattestor/k8s_psat_config.h"
+#include "server/nodeattestor/k8s_psat/k8s_psat_config.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "server/nodeattestor/kube_api_client.h"
+#include "server/nodeattestor/k8s_psat/kube_api_client.h"
 
 #include <stdlib.h>
 

@@ -41,6 +41,7 @@ constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 // Memory is returned to the system (malloc_trim) only after a peak of at
 // least this many live connections.
 constexpr int kTrimMinPeak = 256;
+constexpr int kExtraTrims = 5;
 // RFC 9113, 3.4.
 constexpr absl::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -222,7 +223,7 @@ void UnixSocketServer::AcceptLoop(grpc::Server* server) {
       Forget(fd);
       close(fd);
     }
-    if (now - last_sweep_ >= kSweepInterval && (live_count_.load() > 0 || trim_again_)) {
+    if (now - last_sweep_ >= kSweepInterval && (live_count_.load() > 0 || trims_left_ > 0)) {
       Sweep(now);
     }
     if (!listen_watched || (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) == 0) continue;
@@ -360,16 +361,16 @@ void UnixSocketServer::Sweep(absl::Time now) {
   }
   for (int fd : gone) Forget(fd);
   // After a flood, give the memory of the closed connections back to the
-  // system: once when the count falls to half its peak, and once more at the
-  // next sweep for what gRPC freed after closing the fds.
+  // system: when the count falls to half its peak, and again at the next few
+  // sweeps for what gRPC frees after closing the fds.
   const int live = live_count_.load();
   if (live_peak_ >= kTrimMinPeak && live <= live_peak_ / 2) {
     malloc_trim(0);
     live_peak_ = live;
-    trim_again_ = true;
-  } else if (trim_again_) {
+    trims_left_ = kExtraTrims;
+  } else if (trims_left_ > 0) {
     malloc_trim(0);
-    trim_again_ = false;
+    --trims_left_;
   }
 }
 
@@ -422,7 +423,7 @@ absl::Duration UnixSocketServer::NextTimeout(absl::Time now) const {
   for (const auto& [fd, t] : tracked_) {
     if (t.pending) next = std::min(next, t.deadline);
   }
-  if (live_count_.load() > 0 || trim_again_) next = std::min(next, last_sweep_ + kSweepInterval);
+  if (live_count_.load() > 0 || trims_left_ > 0) next = std::min(next, last_sweep_ + kSweepInterval);
   if (next == absl::InfiniteFuture()) return absl::InfiniteDuration();
   return std::max(next - now, absl::ZeroDuration());
 }

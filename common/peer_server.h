@@ -113,7 +113,7 @@ class UnixSocketServer {
   std::map<int, Tracked> tracked_;
   std::map<uid_t, int> live_per_uid_;
   int live_peak_ = 0;
-  bool trim_again_ = false;
+  int trims_left_ = 0;  // further malloc_trim calls due at the next sweeps
   absl::Time last_sweep_ = absl::InfinitePast();
   absl::Time last_refusal_log_[4] = {absl::InfinitePast(), absl::InfinitePast(),
                                      absl::InfinitePast(), absl::InfinitePast()};

@@ -757,7 +757,12 @@ absl::StatusOr<std::string> Agent::FetchJwtSvid(const WorkloadEntry& entry,
   {
     absl::MutexLock l(&jwt_mu_);
     auto it = jwt_cache_.find(key);
-    if (it != jwt_cache_.end() && now < it->second.refresh_at) return it->second.token;
+    if (it != jwt_cache_.end() && now < it->second.refresh_at) {
+      jwt_lru_.erase(it->second.last_use);
+      it->second.last_use = ++jwt_use_counter_;
+      jwt_lru_[it->second.last_use] = key;
+      return it->second.token;
+    }
   }
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> ch, Channel());
   auto stub = signet::agent::Node::NewStub(ch);
@@ -775,13 +780,42 @@ absl::StatusOr<std::string> Agent::FetchJwtSvid(const WorkloadEntry& entry,
   c.expires_at = resp.expires_at() ? absl::FromUnixSeconds(resp.expires_at()) : now;
   c.refresh_at = iat + (c.expires_at - iat) / 2;
   absl::MutexLock l(&jwt_mu_);
-  if (jwt_cache_.size() > 10000) {
-    for (auto it = jwt_cache_.begin(); it != jwt_cache_.end();) {
-      it = it->second.expires_at <= now ? jwt_cache_.erase(it) : std::next(it);
-    }
+  if (auto it = jwt_cache_.find(key); it != jwt_cache_.end()) {
+    jwt_cache_bytes_ -= JwtCacheCost(key, it->second);
+    jwt_lru_.erase(it->second.last_use);
+    jwt_cache_.erase(it);
   }
-  jwt_cache_[key] = c;
-  return c.token;
+  const size_t cost = JwtCacheCost(key, c);
+  // A token larger than the whole cache is returned but not kept.
+  if (cost > static_cast<size_t>(config_.jwt_cache_max_bytes)) return c.token;
+  EvictJwts(cost, now);
+  c.last_use = ++jwt_use_counter_;
+  jwt_lru_[c.last_use] = key;
+  jwt_cache_bytes_ += cost;
+  return jwt_cache_.emplace(std::move(key), std::move(c)).first->second.token;
+}
+
+void Agent::EvictJwts(size_t incoming, absl::Time now) {
+  const size_t budget = static_cast<size_t>(config_.jwt_cache_max_bytes);
+  if (jwt_cache_bytes_ + incoming <= budget) return;
+  for (auto it = jwt_cache_.begin(); it != jwt_cache_.end();) {
+    if (it->second.expires_at > now) {
+      ++it;
+      continue;
+    }
+    jwt_cache_bytes_ -= JwtCacheCost(it->first, it->second);
+    jwt_lru_.erase(it->second.last_use);
+    it = jwt_cache_.erase(it);
+  }
+  while (jwt_cache_bytes_ + incoming > budget && !jwt_lru_.empty()) {
+    auto oldest = jwt_lru_.begin();
+    auto it = jwt_cache_.find(oldest->second);
+    if (it != jwt_cache_.end()) {
+      jwt_cache_bytes_ -= JwtCacheCost(it->first, it->second);
+      jwt_cache_.erase(it);
+    }
+    jwt_lru_.erase(oldest);
+  }
 }
 
 }  // namespace signet::agent

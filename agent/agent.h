@@ -97,7 +97,15 @@ class Agent : public Manager {
     std::string token;
     absl::Time refresh_at;
     absl::Time expires_at;
+    uint64_t last_use = 0;  // key of this entry in jwt_lru_
   };
+  // Bytes one cached JWT-SVID is counted as: key, token and bookkeeping.
+  static size_t JwtCacheCost(const std::string& key, const CachedJwt& c) {
+    return 2 * key.size() + c.token.size() + 128;
+  }
+  // Drops expired tokens, then the least recently used, until `incoming`
+  // more bytes fit in config_.jwt_cache_max_bytes.
+  void EvictJwts(size_t incoming, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(jwt_mu_);
 
   explicit Agent(AgentConfig config);
   void NoteServerTime(int64_t server_unix_ms);
@@ -168,6 +176,11 @@ class Agent : public Manager {
   absl::Mutex jwt_mu_;
   // Guarded by jwt_mu_
   std::map<std::string, CachedJwt> jwt_cache_ ABSL_GUARDED_BY(jwt_mu_);
+  // Use order of jwt_cache_ (use counter -> key), oldest first, and the bytes
+  // the cache holds (JwtCacheCost summed).
+  std::map<uint64_t, std::string> jwt_lru_ ABSL_GUARDED_BY(jwt_mu_);
+  uint64_t jwt_use_counter_ ABSL_GUARDED_BY(jwt_mu_) = 0;
+  size_t jwt_cache_bytes_ ABSL_GUARDED_BY(jwt_mu_) = 0;
 };
 
 }  // namespace signet::agent

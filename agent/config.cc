@@ -140,6 +140,28 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     a.Error("selector_cache_ttl", "must be between 0s and 1m");
     c.selector_cache_ttl = absl::Seconds(1);
   }
+  c.max_connections =
+      static_cast<int>(a.Int("max_connections", c.max_connections, 1, 1 << 20));
+  c.max_connections_per_uid =
+      static_cast<int>(a.Int("max_connections_per_uid", c.max_connections_per_uid, 1, 1 << 20));
+  if (c.max_connections_per_uid > c.max_connections) {
+    a.Error("max_connections_per_uid", "must not be greater than max_connections");
+  }
+  c.connection_preface_timeout =
+      a.Duration("connection_preface_timeout", c.connection_preface_timeout);
+  if (c.connection_preface_timeout < absl::Milliseconds(100) ||
+      c.connection_preface_timeout > absl::Minutes(5)) {
+    a.Error("connection_preface_timeout", "must be between 100ms and 5m");
+    c.connection_preface_timeout = absl::Seconds(10);
+  }
+  c.connection_idle_timeout = a.Duration("connection_idle_timeout", c.connection_idle_timeout);
+  if (c.connection_idle_timeout < absl::Seconds(1) ||
+      c.connection_idle_timeout > absl::Hours(24)) {
+    a.Error("connection_idle_timeout", "must be between 1s and 24h");
+    c.connection_idle_timeout = absl::Minutes(5);
+  }
+  c.jwt_cache_max_bytes =
+      a.Int("jwt_cache_max_bytes", c.jwt_cache_max_bytes, 64 << 10, int64_t{1} << 32);
   c.admin_socket_path = a.String("admin_socket_path");
   if (!c.admin_socket_path.empty()) {
     if (c.admin_socket_path[0] != '/') {

@@ -44,6 +44,17 @@ struct AgentConfig {
   // further calls on it from the same, still running process; 0 attests
   // every call (as SPIRE does).
   absl::Duration selector_cache_ttl = absl::Seconds(1);
+  // Workload API resource limits (SECURITY.md, "Agent resource limits").
+  // Live connections in total and per caller uid; more are closed at once.
+  int max_connections = 8192;
+  int max_connections_per_uid = 1024;
+  // A connection that has not sent the HTTP/2 preface within this time is
+  // closed; one without calls for connection_idle_timeout is closed (GOAWAY).
+  absl::Duration connection_preface_timeout = absl::Seconds(10);
+  absl::Duration connection_idle_timeout = absl::Minutes(5);
+  // Bytes of JWT-SVIDs (token and cache key) the agent keeps cached; the
+  // least recently used are dropped beyond it.
+  int64_t jwt_cache_max_bytes = 8 << 20;
 
   // plugins.NodeAttestor: a kind of agent/nodeattestor/registry.h; each
   // kind's settings below are read by its own folder.

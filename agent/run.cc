@@ -7,8 +7,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,10 @@
 
 namespace signet::agent {
 namespace {
+
+// Descriptors kept free of Workload API connections (server channel, data
+// files, logs, gRPC's own).
+constexpr int64_t kReservedDescriptors = 256;
 
 class CatalogAttestor : public Attestor {
  public:
@@ -82,6 +88,32 @@ class DelayedCloser {
   std::thread thread_;
 };
 
+// WorkloadConnectionLimits returns the Workload API's connection limits,
+// with max_connections lowered (and a warning) when the descriptor limit
+// cannot hold that many: each connection may use up to 3 descriptors (the
+// socket, and a cached caller's pidfd and /proc status file), and 256 are
+// kept for everything else.
+ConnectionLimits WorkloadConnectionLimits(const AgentConfig& config) {
+  ConnectionLimits l;
+  l.max_connections = config.max_connections;
+  l.max_connections_per_uid = config.max_connections_per_uid;
+  l.preface_timeout = config.connection_preface_timeout;
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const int64_t fit = std::max<int64_t>(
+        1, (static_cast<int64_t>(nofile.rlim_cur) - kReservedDescriptors) / 3);
+    if (fit < l.max_connections) {
+      LogWarn("max_connections lowered to fit the open-files limit",
+              {{"max_connections", absl::StrCat(l.max_connections)},
+               {"open_files_limit", absl::StrCat(nofile.rlim_cur)},
+               {"lowered_to", absl::StrCat(fit)}});
+      l.max_connections = static_cast<int>(fit);
+      l.max_connections_per_uid = std::min(l.max_connections_per_uid, l.max_connections);
+    }
+  }
+  return l;
+}
+
 }  // namespace
 
 absl::Status RunAgent(AgentConfig config) {
@@ -117,6 +149,7 @@ absl::Status RunAgent(AgentConfig config) {
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
   ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,
                    UnixSocketServer::Create(config.socket_path, 0755, 0777));
+  uss->SetLimits(WorkloadConnectionLimits(config));
   CatalogAttestor attestor(config.attestors);
   std::unique_ptr<ProcessPinner> pinner = NewLinuxProcessPinner();
   WorkloadHandlerConfig hc;
@@ -147,6 +180,12 @@ absl::Status RunAgent(AgentConfig config) {
   // thread churn (clone, stack madvise, TLB shootdowns) dominated the agent's
   // CPU with many concurrent one-shot workloads (bench/NOTES.md, 2).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  // A connection without calls for this long gets a GOAWAY and is closed
+  // (clients reconnect when they next call).
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(config.connection_idle_timeout),
+                                         std::numeric_limits<int>::max())));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return absl::InternalError("could not start the Workload API server");
   handler.Start();

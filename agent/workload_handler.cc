@@ -847,6 +847,7 @@ grpc::Status WorkloadHandler::FetchJWTSVID(grpc::ServerContext* ctx, const JWTSV
   if (req->audience_size() == 0) {
     return ToGrpc(absl::InvalidArgumentError("audience must be specified"));
   }
+  if (absl::Status s = CheckJwtAudienceLimits(req->audience()); !s.ok()) return ToGrpc(s);
   for (const std::string& a : req->audience()) {
     if (a.empty()) return ToGrpc(absl::InvalidArgumentError("audience must not be empty"));
   }
@@ -893,6 +894,12 @@ grpc::Status WorkloadHandler::ValidateJWTSVID(grpc::ServerContext* ctx,
   if (absl::Status s = CheckSecurityHeader(*ctx); !s.ok()) return ToGrpc(s);
   if (req->audience().empty()) {
     return ToGrpc(absl::InvalidArgumentError("audience must be specified"));
+  }
+  if (req->audience().size() > kMaxJwtAudienceBytes) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat("audience is too long: ",
+                                                          req->audience().size(),
+                                                          " bytes (at most ",
+                                                          kMaxJwtAudienceBytes, ")")));
   }
   if (req->svid().empty()) return ToGrpc(absl::InvalidArgumentError("svid must be specified"));
   std::shared_ptr<const AgentSnapshot> snap = config_.manager->Snapshot();

@@ -8,10 +8,16 @@
 //   signet-bench workload-sha <socket> <self> <reps> <trials>
 //                                                 a workload for benchmark 6
 #include <fcntl.h>
+#include <grp.h>
 #include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <sys/resource.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +50,33 @@ namespace signet::bench {
 namespace {
 
 constexpr int kConcurrentWorkloads = 64;
+
+// FloodConnections is the body of benchmark 10's flooder (a forked child
+// that has dropped to another uid; system calls only): it keeps `ring`
+// connections to `socket` open, replacing the oldest with a new one in a
+// loop (every other one sends the HTTP/2 preface and an empty SETTINGS
+// frame), writes one byte to `ready_fd` once the ring is full, and runs
+// until killed.
+[[noreturn]] void FloodConnections(const std::string& socket, int ring, int ready_fd) {
+  static const char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  std::vector<int> fds(static_cast<size_t>(ring), -1);
+  for (int64_t i = 0;; ++i) {
+    int& slot = fds[static_cast<size_t>(i % ring)];
+    if (slot >= 0) close(slot);
+    slot = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (slot >= 0 && connect(slot, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        i % 2 == 0) {
+      (void)!write(slot, kPreface, sizeof(kPreface) - 1);
+    }
+    if (i == ring) {
+      const char c = 1;
+      (void)!write(ready_fd, &c, 1);
+    }
+  }
+}
 
 std::string SelfUidSelector() { return absl::StrCat("unix:uid:", geteuid()); }
 
@@ -188,7 +221,7 @@ class Bench {
 
   absl::Status Run() {
     if (Want("1") || Want("2") || Want("3") || Want("4") || Want("5") || Want("6") || Want("8") ||
-        Want("9")) {
+        Want("9") || Want("10")) {
       absl::Status cs = StartMainCluster();
       if (!cs.ok()) return cs;
       if (Want("1")) Try("1", Bench1());
@@ -202,6 +235,7 @@ class Bench {
       if (Want("6")) Try("6", Bench6());
       if (Want("8")) Try("8", Bench8());
       if (Want("9")) Try("9", Bench9());
+      if (Want("10")) Try("10", Bench10());
       agent_.reset();
       floor_.reset();
       server_.reset();
@@ -871,6 +905,100 @@ class Bench {
 
   // Benchmark 9: agent start -> first SVID served, fresh join token and
   // saved agent SVID.
+  // Benchmark 10: a legitimate caller (this process, root) while another uid
+  // floods the agent's socket with connections: FetchX509SVID on an open
+  // connection unloaded vs under the flood, calls on new connections under
+  // the flood (none may be refused), and the agent's RSS before, during and
+  // after.
+  absl::Status Bench10() {
+    if (geteuid() != 0) {
+      sink_.Note("10: skipped (needs root to run the flooder under another uid)");
+      return absl::OkStatus();
+    }
+    constexpr uid_t kFlooderUid = 65534;
+    constexpr int kRing = 3000;  // above the default per-uid cap of 1024
+    constexpr int kCalls = 3000;
+    const pid_t agent_pid = agent_->pid();
+    auto stub = SpiffeWorkloadAPI::NewStub(WorkloadChannel(agent_->socket(), 10));
+    X509SVIDResponse m;
+    auto measure = [&](std::vector<double>* lat) -> absl::Status {
+      for (int i = 0; i < kCalls; ++i) {
+        auto t0 = SteadyClock::now();
+        RETURN_IF_ERROR(FirstX509(stub.get(), &m));
+        lat->push_back(MsSince(t0));
+      }
+      return absl::OkStatus();
+    };
+    std::vector<double> warm, unloaded, loaded;
+    RETURN_IF_ERROR(measure(&warm));
+    RETURN_IF_ERROR(measure(&unloaded));
+    const int64_t rss_before = StatusField(agent_pid, "VmRSS:");
+
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
+    const std::string socket = agent_->socket();
+    const pid_t child = fork();
+    if (child < 0) return absl::InternalError("fork failed");
+    if (child == 0) {
+      close(ready[0]);
+      struct rlimit nofile;
+      if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+      }
+      if (setgroups(0, nullptr) != 0 || setresgid(kFlooderUid, kFlooderUid, kFlooderUid) != 0 ||
+          setresuid(kFlooderUid, kFlooderUid, kFlooderUid) != 0) {
+        _exit(2);
+      }
+      FloodConnections(socket, kRing, ready[1]);
+    }
+    close(ready[1]);
+    char c;
+    const bool flooding = read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    absl::Status st = flooding ? measure(&loaded) : absl::UnavailableError("flooder failed");
+    // Calls on new connections during the flood: none may be refused.
+    int new_conn_failures = 0;
+    for (int i = 0; st.ok() && i < 200; ++i) {
+      auto s2 = SpiffeWorkloadAPI::NewStub(WorkloadChannel(agent_->socket(), 20000 + i));
+      if (!FirstX509(s2.get(), &m).ok()) ++new_conn_failures;
+    }
+    const int64_t rss_during = StatusField(agent_pid, "VmRSS:");
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    RETURN_IF_ERROR(st);
+    // The agent notices closed connections within a second and trims after.
+    int64_t rss_after = 0;
+    WaitFor(
+        [&] {
+          rss_after = StatusField(agent_pid, "VmRSS:");
+          return rss_after <= rss_before * 12 / 10;
+        },
+        absl::Seconds(10), absl::Milliseconds(100));
+    const Stats su = Summarise(unloaded), sl = Summarise(loaded);
+    const bool met = sl.p99 <= 2 * su.p99 && new_conn_failures == 0 &&
+                     rss_after <= rss_before * 12 / 10;
+    sink_.Note(absl::StrFormat(
+        "10: agent RSS %d kB before the flood, %d kB during, %d kB after; %d of 200 calls on new "
+        "connections during the flood failed",
+        rss_before, rss_during, rss_after, new_conn_failures));
+    sink_.Add({"10",
+               absl::StrCat("FetchX509SVID first message on an open connection while uid ",
+                            kFlooderUid, " keeps ", kRing,
+                            " connections open and replaces them in a loop (per-uid cap 1024); "
+                            "unloaded = same calls before the flood (",
+                            sl.n, " calls; RSS before/after ", rss_before / 1024, "/",
+                            rss_after / 1024, " MB; new-connection failures ", new_conn_failures,
+                            ")"),
+               Fmt(sl.median * 1000, 0, "µs"), Fmt(sl.p99 * 1000, 0, "µs"),
+               absl::StrCat("unloaded ", Fmt(su.median * 1000, 0, "µs"), " / p99 ",
+                            Fmt(su.p99 * 1000, 0, "µs")),
+               absl::StrCat(Ratio(sl.median, su.median), " / p99 ", Ratio(sl.p99, su.p99)),
+               "p99 ≤ 2x unloaded, no refusal, RSS after ≤ 1.2x before", Yes(met),
+               sl.p99 / su.p99 / 2, "10 p99 / (2x unloaded)"});
+    return absl::OkStatus();
+  }
+
   absl::Status Bench9() {
     std::vector<double> fresh, saved;
     for (int i = 0; i < 5; ++i) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/openssl_util.h"
@@ -19,6 +20,35 @@ class BundleSet;
 
 // Most clock skew tolerated when checking exp/nbf/iat.
 inline constexpr absl::Duration kJwtLeeway = absl::Seconds(30);
+
+// Bounds on the audiences of a JWT-SVID request, enforced by the agent's
+// Workload API and again by the server (the agent is less trusted): at most
+// kMaxJwtAudiences values of at most kMaxJwtAudienceBytes each. Real
+// audiences are a few URLs or names.
+inline constexpr int kMaxJwtAudiences = 32;
+inline constexpr size_t kMaxJwtAudienceBytes = 1024;
+
+// CheckJwtAudienceLimits returns InvalidArgument naming the bound when
+// `audience` (a container of strings) has too many values or a value that is
+// too long.
+template <typename Container>
+[[nodiscard]] absl::Status CheckJwtAudienceLimits(const Container& audience) {
+  const int n = static_cast<int>(audience.size());
+  if (n > kMaxJwtAudiences) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many audiences: ", n, " (at most ", kMaxJwtAudiences, ")"));
+  }
+  int i = 0;
+  for (const auto& a : audience) {
+    if (a.size() > kMaxJwtAudienceBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("audience ", i, " is too long: ", a.size(),
+                                                     " bytes (at most ", kMaxJwtAudienceBytes,
+                                                     ")"));
+    }
+    ++i;
+  }
+  return absl::OkStatus();
+}
 
 struct JwtSvidParams {
   SpiffeId subject;

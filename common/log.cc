@@ -194,24 +194,24 @@ std::string FormatLine(LogFormat format, LogLevel level, absl::string_view msg,
     out.append(",\"level\":");
     AppendJsonString(&out, LevelName(level));
     out.append(",\"msg\":");
-    AppendJsonString(&out, Redact(msg));
+    AppendJsonString(&out, TruncateForLog(Redact(msg)));
     for (const LogField& f : fields) {
       out.push_back(',');
       // Never let a field shadow the fixed keys.
       if (f.first == "time" || f.first == "level" || f.first == "msg") {
         AppendJsonString(&out, "field." + f.first);
       } else {
-        AppendJsonString(&out, f.first);
+        AppendJsonString(&out, TruncateForLog(f.first));
       }
       out.push_back(':');
-      AppendJsonString(&out, Redact(f.second));
+      AppendJsonString(&out, TruncateForLog(Redact(f.second)));
     }
     out.append("}\n");
     return out;
   }
   absl::StrAppend(&out, time, " ", absl::AsciiStrToUpper(LevelName(level)), " ");
   // The message is free text: escape control characters but keep spaces.
-  const std::string m = Redact(msg);
+  const std::string m = TruncateForLog(Redact(msg));
   bool plain = true;
   for (char ch : m) {
     const unsigned char c = static_cast<unsigned char>(ch);
@@ -220,9 +220,9 @@ std::string FormatLine(LogFormat format, LogLevel level, absl::string_view msg,
   out.append(plain ? m : absl::CHexEscape(m));
   for (const LogField& f : fields) {
     out.push_back(' ');
-    AppendTextValue(&out, f.first);
+    AppendTextValue(&out, TruncateForLog(f.first));
     out.push_back('=');
-    AppendTextValue(&out, Redact(f.second));
+    AppendTextValue(&out, TruncateForLog(Redact(f.second)));
   }
   out.push_back('\n');
   return out;
@@ -247,6 +247,13 @@ void WriteAll(absl::string_view line) {
 }
 
 }  // namespace
+
+std::string TruncateForLog(absl::string_view value, size_t max) {
+  if (value.size() <= max) return std::string(value);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(value.substr(0, cut), "...(", value.size(), " bytes)");
+}
 
 std::string Redact(absl::string_view value) {
   if (absl::StrContains(value, "PRIVATE KEY")) return std::string(kRedacted);

@@ -20,8 +20,17 @@ using LogField = std::pair<std::string, std::string>;
 // Redact returns "[REDACTED]" when `value` contains key material, else `value`.
 std::string Redact(absl::string_view value);
 
+// Longest message or field value written to a log line, in bytes; longer
+// ones are cut by TruncateForLog.
+inline constexpr size_t kMaxLogValueBytes = 4096;
+
+// TruncateForLog returns `value` when it has at most `max` bytes, else its
+// first bytes (cut at a UTF-8 character boundary) followed by
+// "...(N bytes)", N being the full length.
+std::string TruncateForLog(absl::string_view value, size_t max = kMaxLogValueBytes);
+
 // Logger writes one line per event to a file descriptor (stderr by default).
-// Thread-safe.
+// The message and each field value are cut to kMaxLogValueBytes. Thread-safe.
 class Logger {
  public:
   // Configure sets the process-wide level, format and fd. Returns false for an

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/socket_path.h"
 #include "common/status_macros.h"
@@ -30,6 +33,19 @@ constexpr absl::string_view kFdPeerPrefix = "fd:";
 // descriptors (EMFILE/ENFILE) or memory; the pending connection stays in the
 // backlog meanwhile.
 constexpr int kBackoffMillis = 10;
+// How often the accept thread looks for connections gRPC has closed, and how
+// soon again when a new connection would be over a limit.
+constexpr absl::Duration kSweepInterval = absl::Seconds(1);
+constexpr absl::Duration kRecountInterval = absl::Milliseconds(50);
+// At most one log line per kind of refusal in this interval; the line counts
+// the refusals left unlogged since the previous one.
+constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
+// Memory is returned to the system (malloc_trim) only after a peak of at
+// least this many live connections.
+constexpr int kTrimMinPeak = 256;
+constexpr int kExtraTrims = 5;
+// RFC 9113, 3.4.
+constexpr absl::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path, int err) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", strerror(err)));
@@ -136,12 +152,25 @@ void UnixSocketServer::Stop() {
 
 void UnixSocketServer::AcceptLoop(grpc::Server* server) {
   bool backoff = false;
+  std::vector<pollfd> fds;
   while (!stopping_.load()) {
-    pollfd fds[2] = {{wake_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-    // While backing off, only the wake pipe is watched: the listening socket
-    // stays readable while the backlog is non-empty and would make us spin.
-    const nfds_t nfds = backoff ? 1 : 2;
-    const int rc = poll(fds, nfds, backoff ? kBackoffMillis : -1);
+    fds.clear();
+    fds.push_back({wake_pipe_[0], POLLIN, 0});
+    // While backing off, the listening socket is not watched: it stays
+    // readable while the backlog is non-empty and would make us spin.
+    if (!backoff) fds.push_back({listen_fd_, POLLIN, 0});
+    for (const auto& [fd, t] : tracked_) {
+      if (t.pending) fds.push_back({fd, POLLIN, 0});
+    }
+    int timeout_ms = backoff ? kBackoffMillis : -1;
+    const absl::Duration next = NextTimeout(absl::Now());
+    if (next != absl::InfiniteDuration()) {
+      const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(next, absl::Milliseconds(1)));
+      const int capped = static_cast<int>(std::min<int64_t>(ms, 60 * 1000));
+      timeout_ms = timeout_ms < 0 ? capped : std::min(timeout_ms, capped);
+    }
+    const bool listen_watched = !backoff;
+    const int rc = poll(fds.data(), fds.size(), timeout_ms);
     backoff = false;
     if (rc < 0) {
       if (errno != EINTR) {
@@ -151,7 +180,25 @@ void UnixSocketServer::AcceptLoop(grpc::Server* server) {
       continue;
     }
     if (fds[0].revents != 0) break;
-    if (nfds < 2 || (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) == 0) continue;
+    const absl::Time now = absl::Now();
+    // Connections waiting for their first bytes: readable ones are checked,
+    // those past their deadline closed.
+    for (size_t i = listen_watched ? 2 : 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) CheckFirstBytes(server, fds[i].fd);
+    }
+    std::vector<int> expired;
+    for (const auto& [fd, t] : tracked_) {
+      if (t.pending && t.deadline <= now) expired.push_back(fd);
+    }
+    for (int fd : expired) {
+      LogRefusal(Refusal::kPreface, tracked_[fd].cred, now);
+      Forget(fd);
+      close(fd);
+    }
+    if (now - last_sweep_ >= kSweepInterval && (live_count_.load() > 0 || trims_left_ > 0)) {
+      Sweep(now);
+    }
+    if (!listen_watched || (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) == 0) continue;
     for (;;) {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
@@ -179,15 +226,178 @@ void UnixSocketServer::AcceptLoop(grpc::Server* server) {
       pc.gid = cred.gid;
       pc.fd = fd;
       pc.conn_id = next_conn_id_.fetch_add(1);
-      {
-        absl::MutexLock lock(&mu_);
-        // The fd number may be reused from a closed connection: overwrite.
-        peers_[fd] = pc;
-      }
-      // gRPC takes ownership of fd and closes it when the connection ends.
-      grpc::AddInsecureChannelFromFd(server, fd);
+      OnAccepted(server, fd, pc);
     }
   }
+  // Connections still waiting for their first bytes were never handed over:
+  // they are ours to close.
+  for (const auto& [fd, t] : tracked_) {
+    if (t.pending) close(fd);
+  }
+  tracked_.clear();
+  live_per_uid_.clear();
+  live_count_.store(0);
+}
+
+void UnixSocketServer::OnAccepted(grpc::Server* server, int fd, const PeerCred& cred) {
+  // The kernel handed out this fd number again, so whatever connection had
+  // it before is closed.
+  if (tracked_.count(fd) != 0) Forget(fd);
+  const absl::Time now = absl::Now();
+  if (OverLimit(cred.uid) && now - last_sweep_ >= kRecountInterval) {
+    // The counts may include connections gRPC closed since the last sweep.
+    Sweep(now);
+  }
+  if (OverLimit(cred.uid)) {
+    const bool total = limits_.max_connections > 0 && live_count_.load() >= limits_.max_connections;
+    LogRefusal(total ? Refusal::kTotal : Refusal::kPerUid, cred, now);
+    close(fd);
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return;
+  }
+  Tracked t;
+  t.uid = cred.uid;
+  t.ino = st.st_ino;
+  t.cred = cred;
+  tracked_[fd] = t;
+  live_count_.store(live_count_.load() + 1);
+  ++live_per_uid_[cred.uid];
+  live_peak_ = std::max(live_peak_, live_count_.load());
+  if (limits_.preface_timeout == absl::InfiniteDuration()) {
+    HandOver(server, fd);
+    return;
+  }
+  tracked_[fd].pending = true;
+  tracked_[fd].deadline = now + limits_.preface_timeout;
+  // Clients send the preface right after connecting: it is usually here.
+  CheckFirstBytes(server, fd);
+}
+
+void UnixSocketServer::CheckFirstBytes(grpc::Server* server, int fd) {
+  auto it = tracked_.find(fd);
+  if (it == tracked_.end() || !it->second.pending) return;
+  char buf[kHttp2Preface.size()];
+  const ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n > 0 && absl::string_view(buf, static_cast<size_t>(n)) ==
+                   kHttp2Preface.substr(0, static_cast<size_t>(n))) {
+    // The bytes start the preface: gRPC reads the rest (a client that stops
+    // half-way is left to gRPC's idle timeout).
+    it->second.pending = false;
+    HandOver(server, fd);
+    return;
+  }
+  // Closed before sending anything, a socket error, or not HTTP/2.
+  if (n > 0) LogRefusal(Refusal::kNotHttp2, it->second.cred, absl::Now());
+  Forget(fd);
+  close(fd);
+}
+
+void UnixSocketServer::HandOver(grpc::Server* server, int fd) {
+  {
+    absl::MutexLock lock(&mu_);
+    // The fd number may be reused from a closed connection: overwrite.
+    peers_[fd] = tracked_[fd].cred;
+  }
+  // gRPC takes ownership of fd and closes it when the connection ends.
+  grpc::AddInsecureChannelFromFd(server, fd);
+}
+
+void UnixSocketServer::Forget(int fd) {
+  auto it = tracked_.find(fd);
+  if (it == tracked_.end()) return;
+  auto u = live_per_uid_.find(it->second.uid);
+  if (u != live_per_uid_.end() && --u->second <= 0) live_per_uid_.erase(u);
+  if (!it->second.pending) {
+    absl::MutexLock lock(&mu_);
+    auto p = peers_.find(fd);
+    if (p != peers_.end() && p->second.conn_id == it->second.cred.conn_id) peers_.erase(p);
+  }
+  tracked_.erase(it);
+  live_count_.store(live_count_.load() - 1);
+}
+
+void UnixSocketServer::Sweep(absl::Time now) {
+  last_sweep_ = now;
+  // gRPC closes a connection's fd without telling us: a handed-over fd that
+  // is closed, or is now another file, ends that connection.
+  std::vector<int> gone;
+  for (const auto& [fd, t] : tracked_) {
+    if (t.pending) continue;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_ino != t.ino || !S_ISSOCK(st.st_mode)) gone.push_back(fd);
+  }
+  for (int fd : gone) Forget(fd);
+  // After a flood, give the memory of the closed connections back to the
+  // system: when the count falls to half its peak, and again at the next few
+  // sweeps for what gRPC frees after closing the fds.
+  const int live = live_count_.load();
+  if (live_peak_ >= kTrimMinPeak && live <= live_peak_ / 2) {
+    malloc_trim(0);
+    live_peak_ = live;
+    trims_left_ = kExtraTrims;
+  } else if (trims_left_ > 0) {
+    malloc_trim(0);
+    --trims_left_;
+  }
+}
+
+bool UnixSocketServer::OverLimit(uid_t uid) const {
+  if (limits_.max_connections > 0 && live_count_.load() >= limits_.max_connections) return true;
+  if (limits_.max_connections_per_uid > 0) {
+    auto it = live_per_uid_.find(uid);
+    if (it != live_per_uid_.end() && it->second >= limits_.max_connections_per_uid) return true;
+  }
+  return false;
+}
+
+void UnixSocketServer::LogRefusal(Refusal why, const PeerCred& cred, absl::Time now) {
+  refused_count_.fetch_add(1);
+  const int i = static_cast<int>(why);
+  if (now - last_refusal_log_[i] < kRefusalLogInterval) {
+    ++suppressed_refusals_[i];
+    return;
+  }
+  std::string reason;
+  switch (why) {
+    case Refusal::kTotal:
+      reason = absl::StrCat("max_connections (", limits_.max_connections, ") reached");
+      break;
+    case Refusal::kPerUid:
+      reason = absl::StrCat("max_connections_per_uid (", limits_.max_connections_per_uid,
+                            ") reached for this uid");
+      break;
+    case Refusal::kPreface:
+      reason = absl::StrCat("no HTTP/2 preface within ",
+                            absl::FormatDuration(limits_.preface_timeout));
+      break;
+    case Refusal::kNotHttp2:
+      reason = "first bytes are not an HTTP/2 client preface";
+      break;
+  }
+  LogWarn("unix socket server: connection closed",
+          {{"path", path_},
+           {"reason", reason},
+           {"uid", absl::StrCat(cred.uid)},
+           {"pid", absl::StrCat(cred.pid)},
+           {"live", absl::StrCat(live_count_.load())},
+           {"suppressed_since_last", absl::StrCat(suppressed_refusals_[i])}});
+  last_refusal_log_[i] = now;
+  suppressed_refusals_[i] = 0;
+}
+
+absl::Duration UnixSocketServer::NextTimeout(absl::Time now) const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [fd, t] : tracked_) {
+    if (t.pending) next = std::min(next, t.deadline);
+  }
+  if (live_count_.load() > 0 || trims_left_ > 0) next = std::min(next, last_sweep_ + kSweepInterval);
+  if (next == absl::InfiniteFuture()) return absl::InfiniteDuration();
+  return std::max(next - now, absl::ZeroDuration());
 }
 
 absl::StatusOr<PeerCred> UnixSocketServer::Lookup(const std::string& peer) const {

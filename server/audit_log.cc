@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/keys.h"
+#include "common/log.h"
 
 namespace signet::server {
 namespace {
@@ -22,6 +23,37 @@ void ScrubSecrets(google::protobuf::Struct* s) {
   }
   for (auto& [k, v] : *s->mutable_fields()) {
     if (v.has_struct_value()) ScrubSecrets(v.mutable_struct_value());
+  }
+}
+
+// Bounds on what a caller's request puts into an audit line: strings are
+// cut to kMaxAuditStringBytes, lists to kMaxAuditListItems values.
+constexpr size_t kMaxAuditStringBytes = 512;
+constexpr int kMaxAuditListItems = 16;
+
+void CapValue(google::protobuf::Value* v);
+
+void CapStruct(google::protobuf::Struct* s) {
+  for (auto& [k, v] : *s->mutable_fields()) CapValue(&v);
+}
+
+// CapValue cuts long strings ("...(N bytes)") and long lists (a last value
+// "...(N more)") in `v`, recursively.
+void CapValue(google::protobuf::Value* v) {
+  if (v->has_string_value()) {
+    if (v->string_value().size() > kMaxAuditStringBytes) {
+      v->set_string_value(TruncateForLog(v->string_value(), kMaxAuditStringBytes));
+    }
+  } else if (v->has_struct_value()) {
+    CapStruct(v->mutable_struct_value());
+  } else if (v->has_list_value()) {
+    auto* values = v->mutable_list_value()->mutable_values();
+    const int n = values->size();
+    if (n > kMaxAuditListItems) {
+      values->DeleteSubrange(kMaxAuditListItems, n - kMaxAuditListItems);
+      values->Add()->set_string_value(absl::StrCat("...(", n - kMaxAuditListItems, " more)"));
+    }
+    for (int i = 0; i < kMaxAuditListItems && i < values->size(); ++i) CapValue(&(*values)[i]);
   }
 }
 
@@ -62,6 +94,7 @@ void AuditLog::Record(const std::string& method, const google::protobuf::Struct&
   f["status"].set_string_value(status.ok() ? "success" : "error");
   f["status_code"].set_string_value(absl::StatusCodeToString(status.code()));
   f["status_message"].set_string_value(std::string(status.message()));
+  CapStruct(&line);
   std::string out;
   if (!google::protobuf::util::MessageToJsonString(line, &out).ok()) return;
   out += "\n";

@@ -21,7 +21,10 @@ class AuditLog {
 
   // Record writes {"type":"audit","request_id","time","method","caller":{...},
   // "request":{...},"status","status_code","status_message"}. Request fields
-  // that may carry key material or secrets are replaced by "[REDACTED]".
+  // that may carry key material or secrets are replaced by "[REDACTED]";
+  // strings longer than 512 bytes are cut ("...(N bytes)") and lists longer
+  // than 16 values end with "...(N more)", so a caller cannot make a line
+  // grow with its request.
   void Record(const std::string& method, const google::protobuf::Struct& caller,
               const google::protobuf::Message* request, const absl::Status& status);
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/bundle.h"
+#include "common/jwt.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/reactor_order.h"
@@ -638,6 +639,7 @@ grpc::Status NodeService::NewJwtSvid(grpc::ServerContext* ctx,
                                      signet::agent::NewJwtSvidResponse* resp) {
   auto body = [&](const std::string& caller, AttestedAgent& agent) -> absl::Status {
     if (req->audience_size() == 0) return absl::InvalidArgumentError("audience is required");
+    RETURN_IF_ERROR(CheckJwtAudienceLimits(req->audience()));
     for (const std::string& a : req->audience()) {
       if (a.empty()) return absl::InvalidArgumentError("audience must not be empty");
     }

@@ -249,4 +249,61 @@ TEST(AgentConfigTest, ExampleConfigIsValid) {
 }
 
 }  // namespace
+TEST(AgentConfigTest, ResourceLimitsDefaultsAndOverrides) {
+  auto def = Load(kGood);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->max_connections, 8192);
+  EXPECT_EQ(def->max_connections_per_uid, 1024);
+  EXPECT_EQ(def->connection_preface_timeout, absl::Seconds(10));
+  EXPECT_EQ(def->connection_idle_timeout, absl::Minutes(5));
+  EXPECT_EQ(def->jwt_cache_max_bytes, 8 << 20);
+  std::string y = kGood;
+  y.insert(y.find("plugins:"),
+           "  max_connections: 100\n  max_connections_per_uid: 10\n"
+           "  connection_preface_timeout: \"2s\"\n  connection_idle_timeout: \"1m\"\n"
+           "  jwt_cache_max_bytes: 1048576\n");
+  auto c = Load(y);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_connections, 100);
+  EXPECT_EQ(c->max_connections_per_uid, 10);
+  EXPECT_EQ(c->connection_preface_timeout, absl::Seconds(2));
+  EXPECT_EQ(c->connection_idle_timeout, absl::Minutes(1));
+  EXPECT_EQ(c->jwt_cache_max_bytes, 1048576);
+}
+
+TEST(AgentConfigTest, PerUidLimitAboveTotalIsAnError) {
+  auto c = Load(WithAgentLine("max_connections: 10\n  max_connections_per_uid: 11"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.max_connections_per_uid: must not be greater than max_connections"));
+}
+
+TEST(AgentConfigTest, ZeroConnectionLimitIsAnError) {
+  auto c = Load(WithAgentLine("max_connections_per_uid: 0"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.max_connections_per_uid: value 0 is out of range [1, 1048576]"));
+}
+
+TEST(AgentConfigTest, PrefaceTimeoutOutOfRangeIsAnError) {
+  auto c = Load(WithAgentLine("connection_preface_timeout: \"10m\""));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.connection_preface_timeout: must be between 100ms and 5m"));
+}
+
+TEST(AgentConfigTest, IdleTimeoutOutOfRangeIsAnError) {
+  auto c = Load(WithAgentLine("connection_idle_timeout: \"500ms\""));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.connection_idle_timeout: must be between 1s and 24h"));
+}
+
+TEST(AgentConfigTest, JwtCacheTooSmallIsAnError) {
+  auto c = Load(WithAgentLine("jwt_cache_max_bytes: 1000"));
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("agent.jwt_cache_max_bytes: value 1000 is out of range [65536, 4294967296]"));
+}
+
 }  // namespace signet::agent

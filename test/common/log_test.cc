@@ -268,4 +268,24 @@ TEST(LoggerTest, ConcurrentLinesAreIntact) {
 }
 
 }  // namespace
+TEST(TruncateForLogTest, KeepsShortAndCutsLongValues) {
+  EXPECT_EQ(TruncateForLog("abc", 3), "abc");
+  EXPECT_EQ(TruncateForLog("abcdef", 3), "abc...(6 bytes)");
+  // Never cuts inside a UTF-8 character: "\xc3\xa9" is one.
+  EXPECT_EQ(TruncateForLog("a\xc3\xa9z", 2), "a...(4 bytes)");
+}
+
+TEST(LoggerTest, LongValuesAreCutInTextAndJson) {
+  const std::string big(3 << 20, 'x');
+  for (const char* format : {"text", "json"}) {
+    LogCapture cap(format);
+    LogWarn(big, {{"audience", big}});
+    std::vector<std::string> lines = cap.Lines();
+    ASSERT_EQ(lines.size(), 1u) << format;
+    EXPECT_LT(lines[0].size(), 2 * kMaxLogValueBytes + 200) << format;
+    EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(std::string(16, 'x'), "...(3145728 bytes)")))
+        << format;
+  }
+}
+
 }  // namespace signet

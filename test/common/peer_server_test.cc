@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -122,7 +123,8 @@ class PeerServerTest : public ::testing::Test {
     RemoveTree(dir_);
   }
 
-  void StartServer(mode_t dir_mode = 0755, mode_t sock_mode = 0777) {
+  void StartServer(mode_t dir_mode = 0755, mode_t sock_mode = 0777,
+                   const ConnectionLimits& limits = {}) {
     absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss =
         UnixSocketServer::Create(path_, dir_mode, sock_mode);
     ASSERT_TRUE(uss.ok()) << uss.status();
@@ -132,6 +134,7 @@ class PeerServerTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    uss_->SetLimits(limits);
     uss_->Start(server_.get());
   }
 
@@ -308,6 +311,90 @@ TEST_F(PeerServerTest, NoFdLeakAcrossManyConnections) {
   }
   EXPECT_TRUE(WaitFor([&] { return CountOpenFds() <= baseline; }))
       << "open fds: " << CountOpenFds() << " baseline: " << baseline;
+}
+
+// RawConnect opens a unix connection to `path` that sends nothing.
+int RawConnect(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// ClosedByPeer waits (generously) for `fd` to read EOF or a reset.
+bool ClosedByPeer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 30 * 1000) != 1) return false;
+  char c;
+  const ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST_F(PeerServerTest, LiveCountFollowsConnectionsGrpcCloses) {
+  StartServer();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call().ok());
+  // Each Call's connection is closed by gRPC once the client is gone; the
+  // accept thread notices within its sweep interval.
+  EXPECT_TRUE(WaitFor([&] { return uss_->live_connections() == 0; }))
+      << uss_->live_connections();
+  EXPECT_EQ(uss_->refused_connections(), 0u);
+}
+
+TEST_F(PeerServerTest, PerUidLimitClosesConnectionsBeyondIt) {
+  ConnectionLimits limits;
+  limits.max_connections_per_uid = 3;
+  StartServer(0755, 0777, limits);
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(RawConnect(path_));
+    ASSERT_GE(held.back(), 0);
+  }
+  const int extra = RawConnect(path_);
+  ASSERT_GE(extra, 0);
+  EXPECT_TRUE(ClosedByPeer(extra));
+  close(extra);
+  EXPECT_EQ(uss_->refused_connections(), 1u);
+  EXPECT_EQ(uss_->live_connections(), 3);
+  for (int fd : held) close(fd);
+  // Once they are gone, the uid is served again.
+  EXPECT_TRUE(WaitFor([&] { return uss_->live_connections() == 0; }));
+  absl::StatusOr<std::string> r = Call();
+  EXPECT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(PeerServerTest, TotalLimitClosesConnectionsBeyondIt) {
+  ConnectionLimits limits;
+  limits.max_connections = 2;
+  StartServer(0755, 0777, limits);
+  const int a = RawConnect(path_);
+  const int b = RawConnect(path_);
+  const int c = RawConnect(path_);
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(ClosedByPeer(c));
+  EXPECT_EQ(uss_->refused_connections(), 1u);
+  close(a);
+  close(b);
+  close(c);
+}
+
+TEST_F(PeerServerTest, ConnectionWithoutPrefaceIsClosedAtDeadline) {
+  ConnectionLimits limits;
+  limits.preface_timeout = absl::Milliseconds(200);
+  StartServer(0755, 0777, limits);
+  const int fd = RawConnect(path_);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(ClosedByPeer(fd));
+  close(fd);
+  EXPECT_EQ(uss_->refused_connections(), 1u);
+  EXPECT_EQ(uss_->live_connections(), 0);
+  // Real clients send the preface at once and are served.
+  absl::StatusOr<std::string> r = Call();
+  EXPECT_TRUE(r.ok()) << r.status();
 }
 
 TEST_F(PeerServerTest, ConcurrentClients) {

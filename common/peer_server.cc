@@ -103,7 +103,10 @@ absl::StatusOr<std::unique_ptr<UnixSocketServer>> UnixSocketServer::Create(const
                       S_ISSOCK(now.st_mode) && now.st_uid == geteuid();
     return fail(sst.status(), ours ? &now : nullptr);
   }
-  if (listen(fd, 1024) != 0) return fail(ErrnoStatus("listen", path, errno), &*sst);
+  // A deep backlog: a flood of connections waiting for accept (each is then
+  // counted against its uid's cap) must not make other callers' connects fail.
+  // The kernel clamps it to net.core.somaxconn (4096 by default).
+  if (listen(fd, 4096) != 0) return fail(ErrnoStatus("listen", path, errno), &*sst);
 
   std::unique_ptr<UnixSocketServer> server(new UnixSocketServer(path, fd));
   server->sock_dev_ = sst->st_dev;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -167,22 +168,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::strin
   // A fresh subchannel per channel: credentials differ between channels.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(target, creds, args);
-}
-
-absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
-  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(b.trust_domain()));
-  Bundle out(td);
-  for (const std::string& der : b.x509_authorities()) {
-    ASSIGN_OR_RETURN(X509Ptr c, ParseCertDer(der));
-    out.AddX509Authority(std::move(c));
-  }
-  for (const auto& k : b.jwt_authorities()) {
-    ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(k.public_key()));
-    out.AddJwtAuthority(k.key_id(), std::move(key));
-  }
-  if (b.sequence_number() != 0) out.set_sequence_number(b.sequence_number());
-  if (b.refresh_hint() != 0) out.set_refresh_hint_seconds(b.refresh_hint());
-  return out;
 }
 
 absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(const signet::types::X509Svid& svid) {

@@ -89,10 +89,6 @@ struct SignedJwt {
   absl::Time expires_at;
 };
 
-// BundleFromProto converts a signet.types.Bundle to a common Bundle.
-// InvalidArgument when a certificate or key does not parse.
-[[nodiscard]] absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b);
-
 // ServerCa is thread-safe. Every bundle change increments the sequence
 // number, is saved to the datastore and reported to the change callback.
 class ServerCa {

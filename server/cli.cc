@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/bundle.h"
 #include "common/bundle_proto.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -465,7 +466,7 @@ void Agent::SyncLoop() {
         if (stopping_) return;
         if (resync_now_) continue;
       }
-      status = FromGrpc(gs);
+      status = FromGrpcStatus(gs);
     }
     ++failures;
     const absl::Duration wait = SyncReconnectDelay(failures);
@@ -611,7 +612,7 @@ bool Agent::MintDue(absl::Time now, size_t* minted) {
     signet::agent::BatchNewX509SvidResponse resp;
     grpc::Status gs = stub->BatchNewX509Svid(&ctx, req, &resp);
     if (!gs.ok()) {
-      LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpc(gs).ToString()}});
+      LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpcStatus(gs).ToString()}});
       for (size_t i = start; i < due.size(); ++i) store_.SetRetry(due[i], now + absl::Seconds(1));
       return changed;
     }
@@ -690,7 +691,7 @@ void Agent::MaybeRenewAgent(absl::Time now) {
     req.set_csr(csr);
     signet::agent::RenewAgentResponse resp;
     grpc::Status gs = stub->RenewAgent(&ctx, req, &resp);
-    if (!gs.ok()) return FromGrpc(gs);
+    if (!gs.ok()) return FromGrpcStatus(gs);
     auto id = std::make_shared<AgentIdentity>();
     ASSIGN_OR_RETURN(id->chain, ChainFromProto(resp.svid()));
     id->key = std::move(key);
@@ -769,7 +770,7 @@ absl::StatusOr<std::string> Agent::FetchJwtSvid(const WorkloadEntry& entry,
   for (const auto& a : audience) req.add_audience(a);
   signet::agent::NewJwtSvidResponse resp;
   grpc::Status gs = stub->NewJwtSvid(&ctx, req, &resp);
-  if (!gs.ok()) return FromGrpc(gs);
+  if (!gs.ok()) return FromGrpcStatus(gs);
   CachedJwt c;
   c.token = resp.token();
   absl::Time iat = resp.issued_at() ? absl::FromUnixSeconds(resp.issued_at()) : now;

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/bundle.h"
 #include "common/bundle_proto.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -94,10 +95,6 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }
 
 }  // namespace
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 std::string ServerSpiffeId(const TrustDomain& td) { return td.IdString() + "/spire/server"; }
 
@@ -265,20 +262,20 @@ absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub->Attest(&ctx);
-  if (!stream->Write(req)) return FromGrpc(stream->Finish());
+  if (!stream->Write(req)) return FromGrpcStatus(stream->Finish());
   signet::agent::AttestResponse resp;
   for (;;) {
     if (!stream->Read(&resp)) {
       grpc::Status s = stream->Finish();
       if (s.ok()) return absl::InternalError("attestation ended without a result");
-      return FromGrpc(s);
+      return FromGrpcStatus(s);
     }
     if (resp.has_challenge()) {
       if (!pop_key) return absl::InternalError("server sent an unexpected challenge");
       ASSIGN_OR_RETURN(std::string sig, SignChallenge(pop_key.get(), resp.challenge()));
       signet::agent::AttestRequest cr;
       cr.set_challenge_response(sig);
-      if (!stream->Write(cr)) return FromGrpc(stream->Finish());
+      if (!stream->Write(cr)) return FromGrpcStatus(stream->Finish());
       continue;
     }
     if (resp.has_result()) break;

@@ -82,9 +82,6 @@ std::string K8sPsatPayload(absl::string_view cluster, absl::string_view token);
 [[nodiscard]] absl::StatusOr<std::string> SignChallenge(const EVP_PKEY* key,
                                                         absl::string_view challenge);
 
-// FromGrpc converts a gRPC status to an absl::Status.
-absl::Status FromGrpc(const grpc::Status& s);
-
 }  // namespace signet::agent
 
 #endif  // SIGNET_AGENT_NODE_CLIENT_H_

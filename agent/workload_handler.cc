@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "attestors/process_info.h"
+#include "common/grpc_status.h"
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/spiffe_id.h"
@@ -26,9 +27,8 @@ namespace {
 
 constexpr char kSecurityHeader[] = "workload.spiffe.io";
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
+// ToGrpc: the handlers' short name for the common conversion.
+constexpr auto& ToGrpc = ToGrpcStatus;
 
 absl::Status NoIdentity() { return absl::PermissionDeniedError("no identity issued"); }
 absl::Status NotReady() {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/tls.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/x509.h"
 
@@ -45,8 +46,7 @@ class SpiffeVerifier final : public grpc::experimental::ExternalCertificateVerif
     absl::StatusOr<SpiffeId> id = VerifyPeer(*chain, *bundles_, authorizer_, absl::Now());
     if (!id.ok()) {
       LogWarn("gRPC TLS peer refused", {{"error", id.status().ToString()}});
-      *sync_status = grpc::Status(static_cast<grpc::StatusCode>(id.status().code()),
-                                  std::string(id.status().message()));
+      *sync_status = ToGrpcStatus(id.status());
       return true;
     }
     *sync_status = grpc::Status::OK;

@@ -15,13 +15,13 @@
 #include "absl/time/clock.h"
 #include "common/bundle.h"
 #include "common/bundle_proto.h"
+#include "common/flags.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/text.h"
 #include "common/x509.h"
 #include "server/ca.h"
-#include "server/cli_flags.h"
 #include "server/config.h"
 #include "server/entry_validation.h"
 #include "server/key_manager.h"
@@ -828,7 +828,7 @@ int RunCli(const std::vector<std::string>& args) {
     return 1;
   }
   const Command& cmd = it->second;
-  FlagSet flags(cmd.usage, cmd.description);
+  FlagSet flags("signet-server", cmd.usage, cmd.description);
   cmd.flags(flags);
   absl::Status st =
       flags.Parse(std::vector<std::string>(args.begin() + static_cast<long>(consumed), args.end()));

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/bundle.h"
 #include "common/bundle_proto.h"
+#include "common/file.h"
 #include "common/flags.h"
 #include "common/keys.h"
 #include "common/log.h"

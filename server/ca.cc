@@ -56,7 +56,7 @@ ServerCa::ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock)
       sign_threads_(opts_.sign_threads > 0
                         ? opts_.sign_threads
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-      pool_(sign_threads_ > 1 ? std::make_unique<BatchPool>(sign_threads_) : nullptr) {
+      pool_(sign_threads_ > 1 ? std::make_unique<WorkerPool>(sign_threads_) : nullptr) {
   if (pool_ != nullptr && pool_->workers() < sign_threads_) {
     LogWarn("CSR signing pool started fewer threads than asked",
             {{"asked", absl::StrCat(sign_threads_)}, {"started", absl::StrCat(pool_->workers())}});

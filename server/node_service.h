@@ -13,10 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
+#include "common/worker_pool.h"
 #include "server/deps.h"
 #include "server/nodeattestor/k8s_psat.h"
 #include "server/sync_hub.h"
-#include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"
 
 namespace signet::server {
@@ -105,7 +105,7 @@ class NodeService final
   const std::unique_ptr<K8sPsatVerifier> k8s_psat_;
   absl::Mutex attest_mu_;
   int attests_running_ ABSL_GUARDED_BY(attest_mu_) = 0;
-  WorkQueue sync_work_;  // last: destroyed (drained) first
+  WorkerPool sync_work_;  // last: destroyed (drained) first
 };
 
 }  // namespace signet::server

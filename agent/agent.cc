@@ -9,9 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +17,9 @@
 #include "absl/time/time.h"
 #include "agent/nodeattestor/registry.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
+#include "common/file.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -30,39 +31,6 @@ namespace {
 constexpr char kSvidFile[] = "agent_svid.pem";
 constexpr char kKeyFile[] = "agent_key.pem";
 constexpr char kBundleFile[] = "bundle.pem";
-
-absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// WriteFileAtomic writes `data` to `path` with mode 0600 via a rename.
-absl::Status WriteFileAtomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
-  (void)fchmod(fd, 0600);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(err)));
-    }
-    off += n;
-  }
-  fsync(fd);
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 absl::Duration Jitter(absl::Duration max) {
   if (max <= absl::ZeroDuration()) return absl::ZeroDuration();
@@ -144,20 +112,20 @@ absl::Status Agent::PersistIdentity(const AgentIdentity& id) {
     chain += pem;
   }
   ASSIGN_OR_RETURN(std::string key, PrivateKeyToPkcs8Pem(id.key.get()));
-  RETURN_IF_ERROR(WriteFileAtomic(DataFile(kKeyFile), key));
-  return WriteFileAtomic(DataFile(kSvidFile), chain);
+  RETURN_IF_ERROR(WriteFileAtomic(DataFile(kKeyFile), key, 0600));
+  return WriteFileAtomic(DataFile(kSvidFile), chain, 0600);
 }
 
 absl::Status Agent::PersistBundle(const Bundle& b) {
-  return WriteFileAtomic(DataFile(kBundleFile), b.X509AuthoritiesPem());
+  return WriteFileAtomic(DataFile(kBundleFile), b.X509AuthoritiesPem(), 0600);
 }
 
 absl::StatusOr<std::shared_ptr<const AgentIdentity>> Agent::LoadPersistedIdentity(
     const Bundle* bundle) {
   if (config_.key_manager != "disk") return absl::NotFoundError("memory key manager");
   if (bundle == nullptr) return absl::NotFoundError("no bundle to check a kept SVID against");
-  ASSIGN_OR_RETURN(std::string chain_pem, ReadFileBytes(DataFile(kSvidFile)));
-  ASSIGN_OR_RETURN(std::string key_pem, ReadFileBytes(DataFile(kKeyFile)));
+  ASSIGN_OR_RETURN(std::string chain_pem, ReadFileBounded(DataFile(kSvidFile), kMaxSmallFileBytes));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFileBounded(DataFile(kKeyFile), kMaxSmallFileBytes));
   auto id = std::make_shared<AgentIdentity>();
   ASSIGN_OR_RETURN(id->chain, ParseCertsPem(chain_pem));
   ASSIGN_OR_RETURN(id->key, ParsePrivateKeyPem(key_pem));
@@ -268,17 +236,14 @@ absl::StatusOr<std::optional<Bundle>> Agent::LoadKeptBundle() const {
     return absl::FailedPreconditionError(absl::StrCat(
         "the trust bundle kept in ", path, " is larger than ", kMaxKeptBundleBytes, " bytes"));
   }
-  std::string pem(static_cast<size_t>(st.st_size), '\0');
-  size_t off = 0;
-  while (off < pem.size()) {
-    ssize_t n = read(fd, pem.data() + off, pem.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
+  absl::StatusOr<std::string> pem =
+      ReadOpenFile(fd, path, static_cast<size_t>(kMaxKeptBundleBytes));
   close(fd);
-  pem.resize(off);
-  absl::StatusOr<Bundle> b = Bundle::FromX509Pem(td_, pem);
+  if (!pem.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the trust bundle kept in ", path, ": ", pem.status().message()));
+  }
+  absl::StatusOr<Bundle> b = Bundle::FromX509Pem(td_, *pem);
   if (!b.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the trust bundle kept in ", path, " is invalid: ", b.status().message()));
@@ -311,7 +276,7 @@ absl::Status Agent::Attest() {
   }
   if (!bundle && !config_.trust_bundle_path.empty()) {
     const std::string& path = config_.trust_bundle_path;
-    absl::StatusOr<std::string> pem = ReadFileBytes(path);
+    absl::StatusOr<std::string> pem = ReadFileBounded(path, kMaxSmallFileBytes);
     if (!pem.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("cannot read trust_bundle_path ", path));
     }
@@ -465,7 +430,7 @@ void Agent::SyncLoop() {
         if (stopping_) return;
         if (resync_now_) continue;
       }
-      status = FromGrpc(gs);
+      status = FromGrpcStatus(gs);
     }
     ++failures;
     const absl::Duration wait = SyncReconnectDelay(failures);
@@ -610,7 +575,7 @@ bool Agent::MintDue(absl::Time now, size_t* minted) {
     signet::agent::BatchNewX509SvidResponse resp;
     grpc::Status gs = stub->BatchNewX509Svid(&ctx, req, &resp);
     if (!gs.ok()) {
-      LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpc(gs).ToString()}});
+      LogWarn("could not mint X.509-SVIDs", {{"error", FromGrpcStatus(gs).ToString()}});
       for (size_t i = start; i < due.size(); ++i) store_.SetRetry(due[i], now + absl::Seconds(1));
       return changed;
     }
@@ -689,7 +654,7 @@ void Agent::MaybeRenewAgent(absl::Time now) {
     req.set_csr(csr);
     signet::agent::RenewAgentResponse resp;
     grpc::Status gs = stub->RenewAgent(&ctx, req, &resp);
-    if (!gs.ok()) return FromGrpc(gs);
+    if (!gs.ok()) return FromGrpcStatus(gs);
     auto id = std::make_shared<AgentIdentity>();
     ASSIGN_OR_RETURN(id->chain, ChainFromProto(resp.svid()));
     id->key = std::move(key);
@@ -773,7 +738,7 @@ absl::StatusOr<std::string> Agent::FetchJwtSvid(const WorkloadEntry& entry,
   for (const auto& a : audience) req.add_audience(a);
   signet::agent::NewJwtSvidResponse resp;
   grpc::Status gs = stub->NewJwtSvid(&ctx, req, &resp);
-  if (!gs.ok()) return FromGrpc(gs);
+  if (!gs.ok()) return FromGrpcStatus(gs);
   CachedJwt c;
   c.token = resp.token();
   absl::Time iat = resp.issued_at() ? absl::FromUnixSeconds(resp.issued_at()) : now;

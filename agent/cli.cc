@@ -25,8 +25,10 @@
 #include "agent/run.h"
 #include "common/bundle.h"
 #include "common/endpoint.h"
+#include "common/flags.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/text.h"
 #include "common/version.h"
 #include "common/x509.h"
@@ -591,41 +593,18 @@ std::string ParsedFlags::Get(const std::string& name, const std::string& def) co
 absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args,
                                        const std::set<std::string>& value_flags,
                                        const std::set<std::string>& bool_flags) {
+  FlagSet flags("signet-agent", "", "");
+  for (const std::string& name : value_flags) flags.List(name, "");
+  for (const std::string& name : bool_flags) flags.Bool(name, "");
+  RETURN_IF_ERROR(flags.Parse(args));
   ParsedFlags out;
-  for (size_t i = 0; i < args.size(); ++i) {
-    absl::string_view a = args[i];
-    if (a.size() < 2 || a[0] != '-') {
-      out.positional.emplace_back(a);
-      continue;
-    }
-    a.remove_prefix(a[1] == '-' ? 2 : 1);
-    std::string name(a), value;
-    bool has_value = false;
-    size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    if (bool_flags.count(name)) {
-      if (!has_value || value == "true") {
-        out.bools.insert(name);
-      } else if (value != "false") {
-        return absl::InvalidArgumentError(absl::StrCat("invalid boolean value for -", name));
-      }
-      continue;
-    }
-    if (!value_flags.count(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("flag provided but not defined: -", name));
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(absl::StrCat("flag needs an argument: -", name));
-      }
-      value = args[++i];
-    }
-    out.values[name].push_back(value);
+  for (const std::string& name : value_flags) {
+    if (flags.IsSet(name)) out.values[name] = flags.GetList(name);
   }
+  for (const std::string& name : bool_flags) {
+    if (flags.GetBool(name)) out.bools.insert(name);
+  }
+  out.positional = flags.positional();
   return out;
 }
 

@@ -13,7 +13,8 @@
 
 namespace signet::agent {
 
-// ParsedFlags holds "-name value" / "--name value" / "-name=value" flags.
+// ParsedFlags holds the flags of one agent command, as parsed by the common
+// FlagSet (common/flags.h): "-name value", "--name value", "-name=value".
 struct ParsedFlags {
   std::map<std::string, std::vector<std::string>> values;
   std::set<std::string> bools;
@@ -23,8 +24,9 @@ struct ParsedFlags {
   bool Has(const std::string& name) const { return values.count(name) || bools.count(name); }
 };
 
-// ParseFlags parses `args` accepting `value_flags` (take a value) and
-// `bool_flags`. InvalidArgument naming an unknown flag or a missing value.
+// ParseFlags parses `args` with a FlagSet accepting `value_flags` (take a
+// value; every occurrence is kept) and `bool_flags`. InvalidArgument naming an
+// unknown flag, a missing value or a bad boolean; Cancelled for -h/-help.
 [[nodiscard]] absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args,
                                                      const std::set<std::string>& value_flags,
                                                      const std::set<std::string>& bool_flags);

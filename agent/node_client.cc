@@ -11,6 +11,8 @@
 #include "absl/time/time.h"
 #include "agent/nodeattestor/registry.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -80,10 +82,6 @@ class ServerIdVerifier : public grpc::experimental::ExternalCertificateVerifier 
 };
 
 }  // namespace
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 std::string ServerSpiffeId(const TrustDomain& td) { return td.IdString() + "/spire/server"; }
 
@@ -156,22 +154,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewServerChannel(const std::strin
   return grpc::CreateCustomChannel(target, creds, args);
 }
 
-absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
-  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(b.trust_domain()));
-  Bundle out(td);
-  for (const std::string& der : b.x509_authorities()) {
-    ASSIGN_OR_RETURN(X509Ptr c, ParseCertDer(der));
-    out.AddX509Authority(std::move(c));
-  }
-  for (const auto& k : b.jwt_authorities()) {
-    ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(k.public_key()));
-    out.AddJwtAuthority(k.key_id(), std::move(key));
-  }
-  if (b.sequence_number() != 0) out.set_sequence_number(b.sequence_number());
-  if (b.refresh_hint() != 0) out.set_refresh_hint_seconds(b.refresh_hint());
-  return out;
-}
-
 absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(const signet::types::X509Svid& svid) {
   std::vector<X509Ptr> chain;
   for (const std::string& der : svid.cert_chain()) {
@@ -200,19 +182,19 @@ absl::StatusOr<AttestOutcome> AttestAgent(signet::agent::Node::Stub* stub,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub->Attest(&ctx);
-  if (!stream->Write(req)) return FromGrpc(stream->Finish());
+  if (!stream->Write(req)) return FromGrpcStatus(stream->Finish());
   signet::agent::AttestResponse resp;
   for (;;) {
     if (!stream->Read(&resp)) {
       grpc::Status s = stream->Finish();
       if (s.ok()) return absl::InternalError("attestation ended without a result");
-      return FromGrpc(s);
+      return FromGrpcStatus(s);
     }
     if (resp.has_challenge()) {
       ASSIGN_OR_RETURN(std::string sig, attestor->AnswerChallenge(resp.challenge()));
       signet::agent::AttestRequest cr;
       cr.set_challenge_response(sig);
-      if (!stream->Write(cr)) return FromGrpc(stream->Finish());
+      if (!stream->Write(cr)) return FromGrpcStatus(stream->Finish());
       continue;
     }
     if (resp.has_result()) break;

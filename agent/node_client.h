@@ -49,10 +49,6 @@ std::string ServerSpiffeId(const TrustDomain& td);
     const std::string& target, const TrustDomain& td, const Bundle* bundle,
     const AgentIdentity* identity);
 
-// BundleFromProto converts a signet.types.Bundle. InvalidArgument on a bad
-// trust domain, certificate or key.
-[[nodiscard]] absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b);
-
 // ChainFromProto parses an X509Svid's certificate chain (at least one).
 [[nodiscard]] absl::StatusOr<std::vector<X509Ptr>> ChainFromProto(
     const signet::types::X509Svid& svid);
@@ -70,8 +66,6 @@ struct AttestOutcome {
                                                         const AgentConfig& config,
                                                         const EVP_PKEY* agent_key);
 
-// FromGrpc converts a gRPC status to an absl::Status.
-absl::Status FromGrpc(const grpc::Status& s);
 
 }  // namespace signet::agent
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "attestors/process_info.h"
+#include "common/grpc_status.h"
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/spiffe_id.h"
@@ -26,9 +27,8 @@ namespace {
 
 constexpr char kSecurityHeader[] = "workload.spiffe.io";
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
+// ToGrpc: the handlers' short name for the common conversion.
+constexpr auto& ToGrpc = ToGrpcStatus;
 
 absl::Status NoIdentity() { return absl::PermissionDeniedError("no identity issued"); }
 absl::Status NotReady() {
@@ -709,34 +709,14 @@ void WorkloadHandler::Start() {
   PostX509Svid();
   PostX509Bundles();
   PostJwtBundles();
-  for (int i = 0; i < std::max(1, config_.attest_threads); ++i) {
-    attest_threads_.emplace_back([this] { AttestLoop(); });
-  }
+  attest_pool_ = std::make_unique<WorkerPool>(std::max(1, config_.attest_threads));
   for (int i = 0; i < std::max(1, config_.stream_threads); ++i) {
     queue_threads_.emplace_back([this] { QueueLoop(); });
   }
 }
 
 void WorkloadHandler::RunAttestation(std::function<void()> task) {
-  absl::MutexLock l(&tasks_mu_);
-  tasks_.push_back(std::move(task));
-}
-
-void WorkloadHandler::AttestLoop() {
-  for (;;) {
-    std::function<void()> task;
-    {
-      absl::MutexLock l(&tasks_mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tasks_mu_) {
-        return !tasks_.empty() || tasks_stopping_;
-      };
-      tasks_mu_.Await(absl::Condition(&ready));
-      if (tasks_.empty()) return;  // stopping, and nothing left
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-    }
-    task();
-  }
+  attest_pool_->Post(std::move(task));
 }
 
 void WorkloadHandler::CallCreated() {
@@ -769,11 +749,7 @@ void WorkloadHandler::Shutdown() {
     QueueLoop();  // never started: drain the calls put up by Start, if any
   }
   for (std::thread& t : queue_threads_) t.join();
-  {
-    absl::MutexLock l(&tasks_mu_);
-    tasks_stopping_ = true;
-  }
-  for (std::thread& t : attest_threads_) t.join();
+  attest_pool_.reset();  // runs the attestations still queued
 }
 
 void WorkloadHandler::QueueLoop() {

@@ -5,7 +5,6 @@
 #include <grpcpp/server_builder.h>
 #include <sys/types.h>
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +22,7 @@
 #include "agent/snapshot.h"
 #include "attestors/workload_attestor.h"
 #include "common/peer_server.h"
+#include "common/worker_pool.h"
 #include "workload/workload.grpc.pb.h"
 
 namespace signet::agent {
@@ -200,9 +200,8 @@ class WorkloadHandler final : public WorkloadService {
   absl::StatusOr<PeerCred> Identify(grpc::ServerContextBase* ctx);
   // AttestCaller pins and attests `cred`'s process and caches the result.
   absl::StatusOr<Selectors> AttestCaller(const PeerCred& cred);
-  // RunAttestation runs `task` on an attestation thread.
-  void RunAttestation(std::function<void()> task) ABSL_LOCKS_EXCLUDED(tasks_mu_);
-  void AttestLoop() ABSL_LOCKS_EXCLUDED(tasks_mu_);
+  // RunAttestation runs `task` on an attestation thread (after Start).
+  void RunAttestation(std::function<void()> task);
   // CachedSelectors returns the selectors cached for `cred`'s connection
   // when they are fresh and the pinned process is still alive; null
   // otherwise.
@@ -253,10 +252,9 @@ class WorkloadHandler final : public WorkloadService {
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::vector<std::thread> queue_threads_;
-  absl::Mutex tasks_mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(tasks_mu_);
-  bool tasks_stopping_ ABSL_GUARDED_BY(tasks_mu_) = false;
-  std::vector<std::thread> attest_threads_;
+  // Set by Start, reset (drained and joined) by Shutdown; used between them
+  // by the queue threads, which Start creates after it.
+  std::unique_ptr<WorkerPool> attest_pool_;
   bool shut_down_ = false;
 
   std::thread watcher_;

@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -25,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/file.h"
 
 extern char** environ;
 
@@ -66,28 +66,12 @@ TempDir::~TempDir() {
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& data, int mode) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", path));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) {
-      close(fd);
-      return absl::InternalError(absl::StrCat("cannot write ", path));
-    }
-    off += static_cast<size_t>(n);
-  }
-  close(fd);
-  chmod(path.c_str(), mode);
-  return absl::OkStatus();
+  return WriteFileAtomic(path, data, static_cast<mode_t>(mode));
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  // Up to a copy of the bench binary itself (see the startup benchmark).
+  return ReadFileBounded(path, size_t{1} << 30);
 }
 
 absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,

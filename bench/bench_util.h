@@ -49,10 +49,12 @@ class TempDir {
   std::string path_;
 };
 
-// WriteFile writes `data` to `path` with `mode`. Internal on failure.
+// WriteFile writes `data` to `path` with `mode` (common WriteFileAtomic).
+// Internal on failure.
 [[nodiscard]] absl::Status WriteFile(const std::string& path, const std::string& data,
                                      int mode = 0644);
-// ReadFile returns the contents of `path`; NotFound when it cannot be read.
+// ReadFile returns the contents of `path` (at most 1 GiB, common
+// ReadFileBounded); NotFound when it cannot be read.
 [[nodiscard]] absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Process is a background child whose stdout and stderr go to `log_path`.

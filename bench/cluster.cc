@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
@@ -37,10 +38,6 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(
 
 std::string ServerBinary() { return BinDir() + "/server/signet-server"; }
 std::string AgentBinary() { return BinDir() + "/agent/signet-agent"; }
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 std::string AgentIdFor(const std::string& token) {
   return absl::StrCat("spiffe://", kTrustDomain, "/spire/agent/join_token/", token);
@@ -93,7 +90,7 @@ absl::StatusOr<std::string> ServerProc::GenerateToken() {
   auto ctx = Ctx();
   signet::admin::GenerateTokenRequest req;
   signet::admin::GenerateTokenResponse resp;
-  RETURN_IF_ERROR(FromGrpc(admin_->GenerateToken(ctx.get(), req, &resp)));
+  RETURN_IF_ERROR(FromGrpcStatus(admin_->GenerateToken(ctx.get(), req, &resp)));
   return resp.token().token();
 }
 
@@ -111,7 +108,7 @@ absl::StatusOr<std::string> ServerProc::CreateEntry(const std::string& parent_id
     sel->set_value(tv.size() > 1 ? tv[1] : "");
   }
   signet::admin::EntryResponse resp;
-  RETURN_IF_ERROR(FromGrpc(admin_->CreateEntry(ctx.get(), req, &resp)));
+  RETURN_IF_ERROR(FromGrpcStatus(admin_->CreateEntry(ctx.get(), req, &resp)));
   return resp.entry().id();
 }
 
@@ -120,14 +117,14 @@ absl::Status ServerProc::DeleteEntry(const std::string& id) {
   signet::admin::DeleteEntryRequest req;
   req.set_id(id);
   signet::admin::DeleteEntryResponse resp;
-  return FromGrpc(admin_->DeleteEntry(ctx.get(), req, &resp));
+  return FromGrpcStatus(admin_->DeleteEntry(ctx.get(), req, &resp));
 }
 
 absl::StatusOr<std::string> ServerProc::BundlePem() {
   auto ctx = Ctx();
   signet::admin::ShowBundleResponse resp;
   RETURN_IF_ERROR(
-      FromGrpc(admin_->ShowBundle(ctx.get(), signet::admin::ShowBundleRequest(), &resp)));
+      FromGrpcStatus(admin_->ShowBundle(ctx.get(), signet::admin::ShowBundleRequest(), &resp)));
   std::string pem;
   for (const std::string& der : resp.bundle().x509_authorities()) {
     ASSIGN_OR_RETURN(X509Ptr c, ParseCertDer(der));
@@ -218,7 +215,7 @@ absl::Status SimAgent::Attest(const std::string& token) {
       id_ = resp.result().svid().spiffe_id();
     }
   }
-  RETURN_IF_ERROR(FromGrpc(stream->Finish()));
+  RETURN_IF_ERROR(FromGrpcStatus(stream->Finish()));
   if (id_.empty()) return absl::InternalError("attestation returned no SVID");
   return absl::OkStatus();
 }
@@ -241,7 +238,7 @@ absl::Status FirstX509(SpiffeWorkloadAPI::Stub* stub, X509SVIDResponse* out,
     (void)r->Finish();
     return absl::OkStatus();
   }
-  absl::Status s = FromGrpc(r->Finish());
+  absl::Status s = FromGrpcStatus(r->Finish());
   return s.ok() ? absl::UnavailableError("stream ended without a message") : s;
 }
 

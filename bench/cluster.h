@@ -126,9 +126,6 @@ std::shared_ptr<grpc::Channel> WorkloadChannel(const std::string& socket, int sa
 // message arrives (or `timeout`); returns whether one did.
 bool WaitFirstSvid(const std::string& socket, absl::Duration timeout);
 
-// ToGrpc / FromGrpc convert statuses.
-absl::Status FromGrpc(const grpc::Status& s);
-
 }  // namespace signet::bench
 
 #endif  // SIGNET_BENCH_CLUSTER_H_

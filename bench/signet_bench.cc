@@ -38,6 +38,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_util.h"
 #include "bench/cluster.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
@@ -646,7 +647,7 @@ class Bench {
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
       signet::agent::BatchNewX509SvidResponse resp;
-      RETURN_IF_ERROR(FromGrpc(node->BatchNewX509Svid(&ctx, req, &resp)));
+      RETURN_IF_ERROR(FromGrpcStatus(node->BatchNewX509Svid(&ctx, req, &resp)));
       for (const auto& r : resp.results()) {
         if (r.status_code() != 0) return absl::InternalError(r.status_message());
       }
@@ -1107,7 +1108,7 @@ class Bench {
       auto t1 = SteadyClock::now();
       h->reader = h->stub->Sync(h->ctx.get(), signet::agent::SyncRequest());
       signet::agent::SyncResponse resp;
-      if (!h->reader->Read(&resp)) return FromGrpc(h->reader->Finish());
+      if (!h->reader->Read(&resp)) return FromGrpcStatus(h->reader->Finish());
       *sync_ms = MsSince(t1);
       *total_ms = MsSince(t0);
       *entries = resp.entries_size();

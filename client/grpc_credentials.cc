@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/tls.h"
+#include "common/file.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/x509.h"
 
@@ -45,8 +47,7 @@ class SpiffeVerifier final : public grpc::experimental::ExternalCertificateVerif
     absl::StatusOr<SpiffeId> id = VerifyPeer(*chain, *bundles_, authorizer_, absl::Now());
     if (!id.ok()) {
       LogWarn("gRPC TLS peer refused", {{"error", id.status().ToString()}});
-      *sync_status = grpc::Status(static_cast<grpc::StatusCode>(id.status().code()),
-                                  std::string(id.status().message()));
+      *sync_status = ToGrpcStatus(id.status());
       return true;
     }
     *sync_status = grpc::Status::OK;
@@ -58,17 +59,6 @@ class SpiffeVerifier final : public grpc::experimental::ExternalCertificateVerif
   const X509BundleSource* bundles_;
   const Authorizer authorizer_;
 };
-
-absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  out << data;
-  out.close();
-  if (!out || chmod(path.c_str(), mode) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -118,8 +108,8 @@ absl::Status GrpcTlsCredentials::WriteGeneration(const X509Svid& svid) {
   std::string key = svid.KeyPem();
   std::string chain = svid.ChainPem();
   if (key.empty() || chain.empty()) return absl::InternalError("cannot encode the SVID");
-  absl::Status s = WriteFile(gen_dir + "/" + kKeyFile, key, 0600);
-  if (s.ok()) s = WriteFile(gen_dir + "/" + kCertFile, chain, 0644);
+  absl::Status s = WriteFileAtomic(gen_dir + "/" + kKeyFile, key, 0600);
+  if (s.ok()) s = WriteFileAtomic(gen_dir + "/" + kCertFile, chain, 0644);
   if (!s.ok()) return s;
   // Swap "current" atomically: symlink under a temporary name, then rename.
   std::string tmp_link = absl::StrCat(dir_, "/current.tmp");

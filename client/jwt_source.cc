@@ -4,6 +4,7 @@
 
 #include "client/internal/source_core.h"
 #include "client/internal/workload_conn.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 
 namespace signet::client {
@@ -22,7 +23,7 @@ absl::StatusOr<std::vector<JwtSvidToken>> FetchJwtSvidsOn(internal::WorkloadConn
   std::unique_ptr<grpc::ClientContext> ctx =
       internal::WorkloadConn::NewContext(conn.options().rpc_timeout);
   grpc::Status st = conn.stub()->FetchJWTSVID(ctx.get(), req, &resp);
-  if (!st.ok()) return internal::FromGrpcStatus(st);
+  if (!st.ok()) return FromGrpcStatus(st);
   return internal::ParseJwtSvidResponse(resp, audiences, absl::Now());
 }
 

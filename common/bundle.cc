@@ -10,11 +10,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base64url.h"
 #include "common/status_macros.h"
 #include "common/x509.h"
 #include "signet/jwks.pb.h"
@@ -144,33 +144,18 @@ absl::StatusOr<JwkMembers> KeyParams(const EVP_PKEY* key) {
     ASSIGN_OR_RETURN(std::string y, BnParam(key, OSSL_PKEY_PARAM_EC_PUB_Y, curve->field_bytes));
     return JwkMembers{{"kty", Quoted("EC")},
                       {"crv", Quoted(curve->jwk_name)},
-                      {"x", Quoted(absl::WebSafeBase64Escape(x))},
-                      {"y", Quoted(absl::WebSafeBase64Escape(y))}};
+                      {"x", Quoted(Base64UrlEncode(x))},
+                      {"y", Quoted(Base64UrlEncode(y))}};
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     ASSIGN_OR_RETURN(std::string n, BnParam(key, OSSL_PKEY_PARAM_RSA_N, 0));
     ASSIGN_OR_RETURN(std::string e, BnParam(key, OSSL_PKEY_PARAM_RSA_E, 0));
     return JwkMembers{{"kty", Quoted("RSA")},
-                      {"n", Quoted(absl::WebSafeBase64Escape(n))},
-                      {"e", Quoted(absl::WebSafeBase64Escape(e))}};
+                      {"n", Quoted(Base64UrlEncode(n))},
+                      {"e", Quoted(Base64UrlEncode(e))}};
   }
   return absl::InvalidArgumentError(
       "only EC (P-256, P-384, P-521) and RSA keys can be put in a JWK");
-}
-
-// DecodeBase64Url decodes unpadded base64url (RFC 7515 §2), rejecting any
-// other alphabet. InvalidArgument naming `what`.
-absl::StatusOr<std::string> DecodeBase64Url(absl::string_view in, absl::string_view what) {
-  for (char c : in) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-      return absl::InvalidArgumentError(absl::StrCat(what, " is not unpadded base64url"));
-    }
-  }
-  std::string out;
-  if (!absl::WebSafeBase64Unescape(in, &out)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is not unpadded base64url"));
-  }
-  return out;
 }
 
 absl::StatusOr<std::string> RequiredBase64UrlField(const Struct& jwk, const std::string& name) {
@@ -178,7 +163,11 @@ absl::StatusOr<std::string> RequiredBase64UrlField(const Struct& jwk, const std:
   if (!v.has_value() || v->empty()) {
     return absl::InvalidArgumentError(absl::StrCat("JWK missing \"", name, "\""));
   }
-  return DecodeBase64Url(*v, absl::StrCat("JWK \"", name, "\""));
+  std::optional<std::string> decoded = Base64UrlDecode(*v);
+  if (!decoded.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("JWK \"", name, "\" is not unpadded base64url"));
+  }
+  return *std::move(decoded);
 }
 
 absl::StatusOr<EvpPkeyPtr> KeyFromParams(const char* type, OSSL_PARAM_BLD* bld) {

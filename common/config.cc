@@ -1,10 +1,5 @@
 #include "common/config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <string>
 #include <utility>
 
@@ -13,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file.h"
 
 namespace signet {
 namespace {
@@ -28,30 +24,6 @@ bool IsDigits(absl::string_view s) {
 
 // Present reports whether `n` holds a value (defined and not null).
 bool Present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
-
-// ReadWholeFile reads `path`. NotFound naming the file and the errno text when
-// it cannot be opened or read.
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read file: ", strerror(errno)));
-  }
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return absl::NotFoundError(absl::StrCat(path, ": cannot read file: ", strerror(err)));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
 
 }  // namespace
 
@@ -288,7 +260,7 @@ void ConfigSection::Finish() {
 }
 
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
-  absl::StatusOr<std::string> content = ReadWholeFile(path);
+  absl::StatusOr<std::string> content = ReadFileBounded(path, kMaxSmallFileBytes);
   if (!content.ok()) return content.status();
   try {
     return YAML::Load(*content);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/base64url.h"
 #include "common/bundle.h"
 #include "common/status_macros.h"
 
@@ -89,20 +90,14 @@ bool KeyFitsAlg(const EVP_PKEY* key, const JwsAlg& alg) {
   return EVP_PKEY_is_a(key, "RSA");
 }
 
-std::string B64Url(absl::string_view data) { return absl::WebSafeBase64Escape(data); }
-
-// DecodeB64Url decodes unpadded base64url and nothing else. InvalidArgument.
-absl::StatusOr<std::string> DecodeB64Url(absl::string_view in, absl::string_view what) {
-  for (char c : in) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-      return absl::InvalidArgumentError(absl::StrCat(what, " is not valid base64url"));
-    }
-  }
-  std::string out;
-  if (!absl::WebSafeBase64Unescape(in, &out)) {
+// DecodeSegment decodes the token segment `what`. InvalidArgument unless it
+// is unpadded base64url.
+absl::StatusOr<std::string> DecodeSegment(absl::string_view in, absl::string_view what) {
+  std::optional<std::string> out = Base64UrlDecode(in);
+  if (!out.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " is not valid base64url"));
   }
-  return out;
+  return *std::move(out);
 }
 
 // ParseJsonObject parses `json` into a Struct. InvalidArgument naming `what`.
@@ -215,7 +210,7 @@ absl::StatusOr<DecodedToken> DecodeToken(absl::string_view token) {
                      parts.size()));
   }
   DecodedToken t;
-  ASSIGN_OR_RETURN(std::string header_json, DecodeB64Url(parts[0], "token header"));
+  ASSIGN_OR_RETURN(std::string header_json, DecodeSegment(parts[0], "token header"));
   ASSIGN_OR_RETURN(Struct header, ParseJsonObject(header_json, "token header"));
 
   // C4: the algorithm is checked before anything else.
@@ -259,9 +254,9 @@ absl::StatusOr<DecodedToken> DecodeToken(absl::string_view token) {
     t.kid = kid->string_value();
   }
 
-  ASSIGN_OR_RETURN(std::string payload_json, DecodeB64Url(parts[1], "token payload"));
+  ASSIGN_OR_RETURN(std::string payload_json, DecodeSegment(parts[1], "token payload"));
   ASSIGN_OR_RETURN(t.claims, ParseJsonObject(payload_json, "token payload"));
-  ASSIGN_OR_RETURN(t.signature, DecodeB64Url(parts[2], "token signature"));
+  ASSIGN_OR_RETURN(t.signature, DecodeSegment(parts[2], "token signature"));
   t.signing_input = absl::StrCat(parts[0], ".", parts[1]);
   return t;
 }
@@ -375,7 +370,8 @@ absl::StatusOr<std::string> SignCompactJws(const EVP_PKEY* key, absl::string_vie
     return absl::InvalidArgumentError(
         absl::StrCat("key does not fit JWS algorithm \"", alg_name, "\""));
   }
-  std::string input = absl::StrCat(B64Url(header_json), ".", B64Url(payload_json));
+  std::string input =
+      absl::StrCat(Base64UrlEncode(header_json), ".", Base64UrlEncode(payload_json));
   EvpMdCtxPtr md(EVP_MD_CTX_new());
   if (md == nullptr) return OpensslError("EVP_MD_CTX_new");
   RETURN_IF_ERROR(InitDigest(md.get(), *alg, key, /*sign=*/true));
@@ -393,7 +389,7 @@ absl::StatusOr<std::string> SignCompactJws(const EVP_PKEY* key, absl::string_vie
   if (alg->family == AlgFamily::kEcdsa) {
     ASSIGN_OR_RETURN(sig, DerToRawEcdsa(sig, alg->ec_bytes));
   }
-  return absl::StrCat(input, ".", B64Url(sig));
+  return absl::StrCat(input, ".", Base64UrlEncode(sig));
 }
 
 absl::StatusOr<std::string> SignJwtSvid(const EVP_PKEY* key, absl::string_view kid,

@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <utility>
 #include <vector>
 
@@ -17,61 +16,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/jwt_source.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/x509.h"
 
 extern char** environ;
 
 namespace signet::helper {
-namespace {
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", strerror(errno)));
-}
-
-}  // namespace
-
-absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                                 absl::string_view data, mode_t mode) {
-  std::string tmpl = absl::StrCat(dir, "/.", name, ".tmp.XXXXXX");
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = mkostemp(buf.data(), O_CLOEXEC);
-  if (fd < 0) return Errno("cannot create temporary file in", dir);
-  std::string tmp(buf.data());
-  auto fail = [&](absl::string_view what) {
-    absl::Status s = Errno(what, tmp);
-    close(fd);
-    unlink(tmp.c_str());
-    return s;
-  };
-  if (fchmod(fd, mode) != 0) return fail("cannot chmod");
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    off += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) return fail("cannot fsync");
-  if (close(fd) != 0) {
-    unlink(tmp.c_str());
-    return Errno("cannot close", tmp);
-  }
-  std::string target = absl::StrCat(dir, "/", name);
-  if (rename(tmp.c_str(), target.c_str()) != 0) {
-    absl::Status s = Errno("cannot rename onto", target);
-    unlink(tmp.c_str());
-    return s;
-  }
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return absl::OkStatus();
-}
-
 SvidFiles RenderSvidFiles(const client::X509Context& ctx, bool add_intermediates_to_bundle) {
   SvidFiles f;
   const client::X509Svid& svid = *ctx.svids[0];
@@ -104,15 +55,15 @@ absl::Status Helper::WriteX509(const client::X509Context& ctx) {
   SvidFiles f = RenderSvidFiles(ctx, config_.add_intermediates_to_bundle);
   if (f.key_pem.empty()) return absl::InternalError("cannot encode the private key");
   // Key first: a reader that sees the new certificate also finds its key.
-  absl::Status s = WriteFileAtomically(config_.cert_dir, config_.svid_key_file_name, f.key_pem,
-                                       config_.key_file_mode);
+  absl::Status s = WriteFileAtomic(absl::StrCat(config_.cert_dir, "/", config_.svid_key_file_name),
+                                   f.key_pem, config_.key_file_mode);
   if (s.ok()) {
-    s = WriteFileAtomically(config_.cert_dir, config_.svid_file_name, f.svid_pem,
-                            config_.cert_file_mode);
+    s = WriteFileAtomic(absl::StrCat(config_.cert_dir, "/", config_.svid_file_name), f.svid_pem,
+                        config_.cert_file_mode);
   }
   if (s.ok()) {
-    s = WriteFileAtomically(config_.cert_dir, config_.svid_bundle_file_name, f.bundle_pem,
-                            config_.cert_file_mode);
+    s = WriteFileAtomic(absl::StrCat(config_.cert_dir, "/", config_.svid_bundle_file_name),
+                        f.bundle_pem, config_.cert_file_mode);
   }
   if (s.ok()) {
     LogInfo("X.509-SVID written", {{"spiffe_id", ctx.svids[0]->id.ToString()},
@@ -136,8 +87,8 @@ absl::Status Helper::RefreshJwts(bool force) {
       continue;
     }
     const client::JwtSvidToken& t = (*toks)[0];
-    absl::Status s =
-        WriteFileAtomically(config_.cert_dir, j.file_name, t.token, config_.jwt_svid_file_mode);
+    absl::Status s = WriteFileAtomic(absl::StrCat(config_.cert_dir, "/", j.file_name), t.token,
+                                     config_.jwt_svid_file_mode);
     if (!s.ok()) return s;
     // Refresh at half of the remaining lifetime (as spiffe-helper).
     jwt_refresh_at_[j.file_name] = now + std::max(absl::Seconds(1), (t.svid.expires_at - now) / 2);
@@ -205,10 +156,10 @@ void Helper::NotifyProgram() {
     }
   }
   if (!config_.pid_file_name.empty() && sig != 0) {
-    std::ifstream in(config_.pid_file_name);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A pid file holds one decimal number.
+    absl::StatusOr<std::string> text = ReadFileBounded(config_.pid_file_name, 64);
     int pid = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) || pid <= 0) {
+    if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {
       LogWarn("cannot read pid file", {{"file", config_.pid_file_name}});
     } else if (kill(pid, sig) != 0) {
       LogWarn("cannot signal process", {{"pid", absl::StrCat(pid)}, {"error", strerror(errno)}});

@@ -19,13 +19,6 @@
 
 namespace signet::helper {
 
-// WriteFileAtomically writes `data` to dir/name with `mode`: a temporary file
-// in the same directory, fsync, rename over the target, fsync of the
-// directory. Readers see the old or the new file, never a mix. Internal
-// naming the failing step and errno text.
-[[nodiscard]] absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                                               absl::string_view data, mode_t mode);
-
 // SvidFiles is what is written for one X.509 context.
 struct SvidFiles {
   std::string svid_pem;    // leaf (+ intermediates unless moved to the bundle)

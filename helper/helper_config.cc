@@ -2,14 +2,13 @@
 
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 
 namespace signet::helper {
@@ -161,11 +160,8 @@ absl::StatusOr<HelperConfig> ParseHelperConfig(absl::string_view yaml, const std
 }
 
 absl::StatusOr<HelperConfig> LoadHelperConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseHelperConfig(text.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(path, kMaxSmallFileBytes));
+  return ParseHelperConfig(text, path);
 }
 
 }  // namespace signet::helper

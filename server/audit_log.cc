@@ -66,11 +66,6 @@ std::string NewRequestId() {
                       h.substr(16, 4), "-", h.substr(20, 12));
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
 void AuditLog::Record(const std::string& method, const google::protobuf::Struct& caller,
                       const google::protobuf::Message* request, const absl::Status& status) {
   if (!enabled_) return;

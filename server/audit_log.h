@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_status.h"  // ToGrpcStatus, for the audited handlers
 
 namespace signet::server {
 
@@ -36,9 +37,6 @@ class AuditLog {
 
 // NewRequestId returns a random request id (uuid form).
 std::string NewRequestId();
-
-// ToGrpcStatus converts an absl::Status to a grpc::Status (same codes).
-grpc::Status ToGrpcStatus(const absl::Status& s);
 
 }  // namespace signet::server
 

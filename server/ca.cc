@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/bundle_proto.h"
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -47,22 +48,6 @@ absl::StatusOr<std::string> RandomHex(size_t n) {
 
 }  // namespace
 
-absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b) {
-  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(b.trust_domain()));
-  Bundle out(td);
-  for (const std::string& der : b.x509_authorities()) {
-    ASSIGN_OR_RETURN(X509Ptr cert, ParseCertDer(der));
-    out.AddX509Authority(std::move(cert));
-  }
-  for (const signet::types::JwtKey& k : b.jwt_authorities()) {
-    ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKeyDer(k.public_key()));
-    out.AddJwtAuthority(k.key_id(), std::move(key));
-  }
-  out.set_sequence_number(b.sequence_number());
-  if (b.refresh_hint() > 0) out.set_refresh_hint_seconds(b.refresh_hint());
-  return out;
-}
-
 ServerCa::ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock)
     : opts_(std::move(opts)),
       ds_(ds),
@@ -71,7 +56,7 @@ ServerCa::ServerCa(CaOptions opts, Datastore* ds, KeyManager* km, Clock* clock)
       sign_threads_(opts_.sign_threads > 0
                         ? opts_.sign_threads
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-      pool_(sign_threads_ > 1 ? std::make_unique<BatchPool>(sign_threads_) : nullptr) {
+      pool_(sign_threads_ > 1 ? std::make_unique<WorkerPool>(sign_threads_) : nullptr) {
   if (pool_ != nullptr && pool_->workers() < sign_threads_) {
     LogWarn("CSR signing pool started fewer threads than asked",
             {{"asked", absl::StrCat(sign_threads_)}, {"started", absl::StrCat(pool_->workers())}});

@@ -19,8 +19,8 @@
 #include "common/keys.h"
 #include "common/openssl_util.h"
 #include "common/spiffe_id.h"
+#include "common/worker_pool.h"
 #include "common/x509.h"
-#include "server/batch_pool.h"
 #include "server/clock.h"
 #include "server/datastore/datastore.h"
 #include "server/key_manager.h"
@@ -88,10 +88,6 @@ struct SignedJwt {
   absl::Time issued_at;
   absl::Time expires_at;
 };
-
-// BundleFromProto converts a signet.types.Bundle to a common Bundle.
-// InvalidArgument when a certificate or key does not parse.
-[[nodiscard]] absl::StatusOr<Bundle> BundleFromProto(const signet::types::Bundle& b);
 
 // ServerCa is thread-safe. Every bundle change increments the sequence
 // number, is saved to the datastore and reported to the change callback.
@@ -216,7 +212,7 @@ class ServerCa {
   Clock* const clock_;
   const int sign_threads_;  // >= 1
   // Batch signing workers (nullptr when sign_threads_ is 1); thread-safe.
-  const std::unique_ptr<BatchPool> pool_;
+  const std::unique_ptr<WorkerPool> pool_;
 
   absl::Mutex mu_;
   // Guarded by mu_

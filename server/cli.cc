@@ -14,6 +14,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/bundle.h"
+#include "common/bundle_proto.h"
+#include "common/file.h"
+#include "common/flags.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -21,7 +24,6 @@
 #include "common/version.h"
 #include "common/x509.h"
 #include "server/ca.h"
-#include "server/cli_flags.h"
 #include "server/config.h"
 #include "server/entry_validation.h"
 #include "server/key_manager.h"
@@ -845,7 +847,7 @@ int RunCli(const std::vector<std::string>& args) {
     return 1;
   }
   const Command& cmd = it->second;
-  FlagSet flags(cmd.usage, cmd.description);
+  FlagSet flags("signet-server", cmd.usage, cmd.description);
   cmd.flags(flags);
   absl::Status st =
       flags.Parse(std::vector<std::string>(args.begin() + static_cast<long>(consumed), args.end()));

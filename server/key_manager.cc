@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 
 namespace signet::server {
@@ -51,12 +52,10 @@ class DiskKeyManager : public KeyManager {
       if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("key \"", name, "\" not found"));
       return absl::InternalError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
     }
-    std::string pem;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) pem.append(buf, static_cast<size_t>(n));
+    absl::StatusOr<std::string> pem = ReadOpenFile(fd, path, kMaxSmallFileBytes);
     close(fd);
-    absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyPem(pem);
+    if (!pem.ok()) return absl::InternalError(pem.status().message());
+    absl::StatusOr<EvpPkeyPtr> key = ParsePrivateKeyPem(*pem);
     if (!key.ok()) {
       return absl::InternalError(
           absl::StrCat("key file ", path, " is invalid: ", key.status().message()));
@@ -129,36 +128,6 @@ absl::Status MakeDirs(const std::string& path, int mode) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::InternalError(absl::StrCat(path, " is not a directory"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomic(const std::string& path, const std::string& data, int mode) {
-  std::string tmp = path + ".tmp";
-  unlink(tmp.c_str());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0)
-    return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
-  fchmod(fd, static_cast<mode_t>(mode));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(e)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot rename to ", path, ": ", strerror(errno)));
   }
   return absl::OkStatus();
 }

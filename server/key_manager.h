@@ -53,11 +53,6 @@ std::unique_ptr<KeyManager> NewMemoryKeyManager();
 // are left alone). Internal naming the path on failure.
 [[nodiscard]] absl::Status MakeDirs(const std::string& path, int mode);
 
-// WriteFileAtomic writes `data` to `path` via a temporary file and rename,
-// with permissions `mode`. Internal naming the path on failure.
-[[nodiscard]] absl::Status WriteFileAtomic(const std::string& path, const std::string& data,
-                                           int mode);
-
 }  // namespace signet::server
 
 #endif  // SIGNET_SERVER_KEY_MANAGER_H_

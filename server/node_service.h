@@ -13,11 +13,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/openssl_util.h"
+#include "common/worker_pool.h"
 #include "server/deps.h"
 #include "server/nodeattestor/node_attestor.h"
 #include "server/nodeattestor/registry.h"
 #include "server/sync_hub.h"
-#include "server/work_queue.h"
 #include "signet/agent.grpc.pb.h"
 
 namespace signet::server {
@@ -110,7 +110,7 @@ class NodeService final
   const std::unique_ptr<NodeAttestorCatalog> node_attestors_;
   absl::Mutex attest_mu_;
   int attests_running_ ABSL_GUARDED_BY(attest_mu_) = 0;
-  WorkQueue sync_work_;  // last: destroyed (drained) first
+  WorkerPool sync_work_;  // last: destroyed (drained) first
 };
 
 }  // namespace signet::server

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"

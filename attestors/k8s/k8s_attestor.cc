@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/http/http_client.h"
 #include "common/http/json.h"
 #include "common/log.h"
@@ -34,21 +34,19 @@ using google::protobuf::Value;
 
 constexpr int kDefaultSecurePort = 10250;
 
-// ReadSmallFile reads up to 1 MiB of `path`; FailedPrecondition naming
-// `what` when it cannot be read or is empty.
+// ReadSmallFile reads `path` (at most 1 MiB); FailedPrecondition naming
+// `what` when it cannot be read, is larger or is empty.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, absl::string_view what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
+  absl::StatusOr<std::string> data = ReadFileBounded(path, kMaxSmallFileBytes);
+  if (!data.ok()) {
+    // The message starts with the path.
     return absl::FailedPreconditionError(
-        absl::StrCat("k8s: unable to read ", what, " from ", path));
+        absl::StrCat("k8s: unable to read ", what, " from ", data.status().message()));
   }
-  std::string data(1 << 20, '\0');
-  f.read(&data[0], static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<size_t>(f.gcount()));
-  if (absl::StripAsciiWhitespace(data).empty()) {
+  if (absl::StripAsciiWhitespace(*data).empty()) {
     return absl::FailedPreconditionError(absl::StrCat("k8s: ", what, " file ", path, " is empty"));
   }
-  return data;
+  return *std::move(data);
 }
 
 // StatusContainerId returns the id part of "<runtime>://<id>".

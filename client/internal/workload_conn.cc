@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/endpoint.h"
+#include "common/grpc_status.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -86,10 +87,6 @@ std::unique_ptr<grpc::ClientContext> WorkloadConn::NewContext(absl::Duration tim
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
   return ctx;
-}
-
-absl::Status FromGrpcStatus(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 namespace {

@@ -45,9 +45,6 @@ class WorkloadConn {
   std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;
 };
 
-// FromGrpcStatus converts a gRPC status to absl (same code and message).
-absl::Status FromGrpcStatus(const grpc::Status& s);
-
 // ParseX509SvidResponse validates a response as go-spiffe's parseX509Context:
 // non-empty svids, later duplicates of a non-empty hint skipped, each chain
 // with exactly one URI SAN, a non-root path, leaf cA=false with

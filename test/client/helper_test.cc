@@ -86,22 +86,6 @@ TEST(HelperConfigTest, UnterminatedQuoteInArgs) {
   EXPECT_EQ(SplitArgs("a 'b").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(WriteFileAtomicallyTest, WritesWithModeAndReplaces) {
-  testutil::TempDir dir;
-  ASSERT_TRUE(WriteFileAtomically(dir.path(), "k.pem", "one", 0600).ok());
-  EXPECT_EQ(testutil::ReadFile(dir.File("k.pem")), "one");
-  EXPECT_EQ(ModeOf(dir.File("k.pem")), 0600u);
-  ASSERT_TRUE(WriteFileAtomically(dir.path(), "k.pem", "two", 0600).ok());
-  EXPECT_EQ(testutil::ReadFile(dir.File("k.pem")), "two");
-}
-
-TEST(WriteFileAtomicallyTest, MissingDirectory) {
-  absl::Status s = WriteFileAtomically("/nonexistent-dir-sg", "k.pem", "x", 0600);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
-  EXPECT_NE(s.message().find("cannot create temporary file in /nonexistent-dir-sg"),
-            std::string::npos);
-}
-
 // HelperProcessTest runs the signet-helper binary against the fake API.
 class HelperProcessTest : public ::testing::Test {
  protected:

@@ -1,4 +1,4 @@
-#include "server/batch_pool.h"
+#include "common/worker_pool.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,13 +7,13 @@
 
 #include "absl/synchronization/notification.h"
 
-namespace signet::server {
+namespace signet {
 
 // Batch is one ParallelFor call. Workers hold it by shared_ptr, so one that
 // took it from the queue may still look at it after ParallelFor returned;
 // by then every index is claimed and it never calls fn (which refers to the
 // caller's frame) again.
-struct BatchPool::Batch {
+struct WorkerPool::Batch {
   Batch(size_t n, absl::FunctionRef<void(size_t)> fn) : n(n), fn(fn) {}
 
   // Work claims and runs items until none is left unclaimed.
@@ -34,7 +34,7 @@ struct BatchPool::Batch {
   absl::Notification all_done;  // done == n
 };
 
-BatchPool::BatchPool(int workers) {
+WorkerPool::WorkerPool(int workers) {
   threads_.reserve(static_cast<size_t>(std::max(0, workers)));
   for (int i = 0; i < workers; ++i) {
     try {
@@ -45,7 +45,7 @@ BatchPool::BatchPool(int workers) {
   }
 }
 
-BatchPool::~BatchPool() {
+WorkerPool::~WorkerPool() {
   {
     absl::MutexLock l(&mu_);
     stopping_ = true;
@@ -53,7 +53,16 @@ BatchPool::~BatchPool() {
   for (std::thread& t : threads_) t.join();
 }
 
-void BatchPool::ParallelFor(size_t n, int max_helpers, absl::FunctionRef<void(size_t)> fn) {
+void WorkerPool::Post(std::function<void()> fn) {
+  if (threads_.empty()) {
+    fn();
+    return;
+  }
+  absl::MutexLock l(&mu_);
+  queue_.push_back(Job{std::move(fn), nullptr});
+}
+
+void WorkerPool::ParallelFor(size_t n, int max_helpers, absl::FunctionRef<void(size_t)> fn) {
   if (n == 0) return;
   const size_t helpers =
       std::min({static_cast<size_t>(std::max(0, max_helpers)), threads_.size(), n - 1});
@@ -64,31 +73,37 @@ void BatchPool::ParallelFor(size_t n, int max_helpers, absl::FunctionRef<void(si
   auto batch = std::make_shared<Batch>(n, fn);
   {
     absl::MutexLock l(&mu_);
-    for (size_t h = 0; h < helpers; ++h) queue_.push_back(batch);
+    for (size_t h = 0; h < helpers; ++h) queue_.push_back(Job{nullptr, batch});
   }
   batch->Work();
   // Every item is claimed: helpers that have not started are not needed.
   {
     absl::MutexLock l(&mu_);
-    queue_.erase(std::remove(queue_.begin(), queue_.end(), batch), queue_.end());
+    queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                [&batch](const Job& j) { return j.batch == batch; }),
+                 queue_.end());
   }
   batch->all_done.WaitForNotification();
 }
 
-void BatchPool::Run() {
+void WorkerPool::Run() {
   while (true) {
-    std::shared_ptr<Batch> batch;
+    Job job;
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping
-      batch = std::move(queue_.front());
+      if (queue_.empty()) return;  // stopping, and everything posted has run
+      job = std::move(queue_.front());
       queue_.pop_front();
     }
-    batch->Work();
+    if (job.batch != nullptr) {
+      job.batch->Work();
+    } else {
+      job.fn();
+    }
   }
 }
 
-}  // namespace signet::server
+}  // namespace signet

@@ -1,23 +1,30 @@
-// A small command-line flag parser in the style of Go's flag package, as
-// spire-server uses: "-name value", "-name=value", "--name value"; boolean
-// flags take no value ("-admin" or "-admin=true").
-#ifndef SIGNET_SERVER_CLI_FLAGS_H_
-#define SIGNET_SERVER_CLI_FLAGS_H_
+// The command-line flag parser of signet-server and signet-agent, in the
+// style of Go's flag package as spire-server and spire-agent use it:
+// "-name value", "-name=value", "--name value", "--name=value"; boolean flags
+// take no value ("-admin", or "-admin=true" / "=false" / "=1" / "=0"); "--"
+// ends the flags.
+#ifndef SIGNET_COMMON_FLAGS_H_
+#define SIGNET_COMMON_FLAGS_H_
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
-namespace signet::server {
+namespace signet {
 
+// FlagSet is one command's flags. Thread-compatible.
 class FlagSet {
  public:
   enum class Kind { kString, kBool, kInt, kList };
-  // `usage` is the command's one-line usage ("entry create [flags]").
-  FlagSet(std::string usage, std::string description)
-      : usage_(std::move(usage)), description_(std::move(description)) {}
+  // `program` names the binary ("signet-server"), `usage` is the command's
+  // one-line usage ("entry create [flags]").
+  FlagSet(std::string program, std::string usage, std::string description)
+      : program_(std::move(program)),
+        usage_(std::move(usage)),
+        description_(std::move(description)) {}
 
   void String(const std::string& name, const std::string& def, const std::string& help);
   void Bool(const std::string& name, const std::string& help);
@@ -45,6 +52,7 @@ class FlagSet {
     std::string def;
     std::string help;
   };
+  std::string program_;
   std::string usage_;
   std::string description_;
   std::map<std::string, Flag> flags_;
@@ -54,6 +62,6 @@ class FlagSet {
   std::vector<std::string> positional_;
 };
 
-}  // namespace signet::server
+}  // namespace signet
 
-#endif  // SIGNET_SERVER_CLI_FLAGS_H_
+#endif  // SIGNET_COMMON_FLAGS_H_

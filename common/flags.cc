@@ -1,10 +1,10 @@
-#include "server/cli_flags.h"
+#include "common/flags.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace signet::server {
+namespace signet {
 
 void FlagSet::String(const std::string& name, const std::string& def, const std::string& help) {
   flags_[name] = {Kind::kString, def, help};
@@ -97,7 +97,7 @@ std::vector<std::string> FlagSet::GetList(const std::string& name) const {
 }
 
 std::string FlagSet::Usage() const {
-  std::string out = absl::StrCat("Usage: signet-server ", usage_, "\n\n", description_, "\n");
+  std::string out = absl::StrCat("Usage: ", program_, " ", usage_, "\n\n", description_, "\n");
   if (!order_.empty()) out += "\nFlags (-flag and --flag are equivalent):\n";
   for (const std::string& n : order_) {
     const Flag& f = flags_.at(n);
@@ -114,4 +114,4 @@ std::string FlagSet::Usage() const {
   return out;
 }
 
-}  // namespace signet::server
+}  // namespace signet

@@ -11,15 +11,6 @@
 
 namespace signet::attestors {
 
-bool SelectorsMatch(const std::vector<Selector>& entry, const std::vector<Selector>& workload) {
-  if (entry.empty()) return false;
-  std::set<Selector> have(workload.begin(), workload.end());
-  for (const Selector& s : entry) {
-    if (have.count(s) == 0) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::Create(
     std::vector<std::unique_ptr<WorkloadAttestor>> attestors) {
   if (attestors.empty()) {

@@ -9,8 +9,8 @@
 namespace signet::attestors {
 namespace {
 
-void MustRegister(WorkloadAttestorRegistry& registry, const std::string& name,
-                  WorkloadAttestorFactory factory) {
+void AddBuiltin(WorkloadAttestorRegistry& registry, const std::string& name,
+                WorkloadAttestorFactory factory) {
   if (absl::Status s = registry.Register(name, std::move(factory)); !s.ok()) {
     LogError("built-in workload attestor not registered", {{"error", s.ToString()}});
   }
@@ -20,9 +20,9 @@ void MustRegister(WorkloadAttestorRegistry& registry, const std::string& name,
 
 // The order here is the order `validate` lists the supported plugins in.
 void RegisterBuiltinWorkloadAttestors(WorkloadAttestorRegistry& registry) {
-  MustRegister(registry, "unix", NewUnixAttestorFromConfig);
-  MustRegister(registry, "docker", NewDockerAttestorFromConfig);
-  MustRegister(registry, "k8s", NewK8sAttestorFromConfig);
+  AddBuiltin(registry, "unix", NewUnixAttestorFromConfig);
+  AddBuiltin(registry, "docker", NewDockerAttestorFromConfig);
+  AddBuiltin(registry, "k8s", NewK8sAttestorFromConfig);
 }
 
 }  // namespace signet::attestors

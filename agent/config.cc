@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/nodeattestor/registry.h"
+#include "attestors/catalog.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -222,8 +223,13 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     if (plugins.present())
       plugins.Error("WorkloadAttestor", "at least one plugin must be configured");
   } else {
-    auto cat = attestors::AttestorCatalog::FromConfig(wa);
-    if (cat.ok()) c.attestors = std::move(*cat);
+    // Built here only to report every problem with its line; the agent's
+    // wiring builds its own catalog from the kept section.
+    if (attestors::AttestorCatalog::FromConfig(wa).ok()) {
+      const YAML::Node& const_root = root;
+      c.workload_attestor_plugins = std::make_shared<const YAML::Node>(
+          YAML::Clone(const_root["plugins"]["WorkloadAttestor"]));
+    }
   }
   plugins.Finish();
   top.Finish();

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "attestors/catalog.h"
+#include "common/config.h"
 #include "common/spiffe_id.h"
 
 namespace signet::agent {
@@ -69,8 +69,9 @@ struct AgentConfig {
   // plugins.KeyManager: "disk" (agent SVID and key persisted) or "memory".
   std::string key_manager = "disk";
 
-  // plugins.WorkloadAttestor, built.
-  std::shared_ptr<attestors::AttestorCatalog> attestors;
+  // plugins.WorkloadAttestor as read (checked by building it once); the
+  // agent's wiring builds the catalog from it (AttestorCatalog::FromPlugins).
+  std::shared_ptr<const YAML::Node> workload_attestor_plugins;
 };
 
 // LoadAgentConfig reads and checks `path`. `join_token_flag` (from

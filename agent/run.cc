@@ -18,6 +18,7 @@
 #include "agent/debug_handler.h"
 #include "agent/health_service.h"
 #include "agent/workload_handler.h"
+#include "attestors/catalog.h"
 #include "common/log.h"
 #include "common/peer_server.h"
 #include "common/status_macros.h"
@@ -29,17 +30,6 @@ namespace {
 // Descriptors kept free of Workload API connections (server channel, data
 // files, logs, gRPC's own).
 constexpr int64_t kReservedDescriptors = 256;
-
-class CatalogAttestor : public Attestor {
- public:
-  explicit CatalogAttestor(std::shared_ptr<attestors::AttestorCatalog> c) : c_(std::move(c)) {}
-  absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t pid) override {
-    return c_->Attest(pid);
-  }
-
- private:
-  const std::shared_ptr<attestors::AttestorCatalog> c_;
-};
 
 // DelayedCloser shuts connections down shortly after a call was refused, so
 // the refusal status reaches the client first. Checks the connection id so a
@@ -146,15 +136,21 @@ absl::Status RunAgent(AgentConfig config) {
   signal(SIGXFSZ, SIG_IGN);
 
   LogInfo("signet-agent starting", {{"version", VersionString()}});
+  // The workload attestors named in plugins.WorkloadAttestor (validated when
+  // the configuration was loaded), behind the registry's factories.
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<attestors::AttestorCatalog> catalog,
+      attestors::AttestorCatalog::FromPlugins(
+          config.workload_attestor_plugins ? *config.workload_attestor_plugins : YAML::Node(),
+          config.config_path));
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(config));
   ASSIGN_OR_RETURN(std::unique_ptr<UnixSocketServer> uss,
                    UnixSocketServer::Create(config.socket_path, 0755, 0777));
   uss->SetLimits(WorkloadConnectionLimits(config));
-  CatalogAttestor attestor(config.attestors);
   std::unique_ptr<ProcessPinner> pinner = NewLinuxProcessPinner();
   WorkloadHandlerConfig hc;
   hc.manager = agent.get();
-  hc.attestor = &attestor;
+  hc.attestor = catalog.get();
   hc.pinner = pinner.get();
   hc.selector_cache_ttl = config.selector_cache_ttl;
   // Token validation uses the trust domain's time (the server's clock), so a

@@ -316,7 +316,9 @@ absl::StatusOr<WorkloadHandler::Selectors> WorkloadHandler::AttestCaller(const P
     absl::MutexLock l(&cache_mu_);
     ++attestations_;
   }
-  absl::StatusOr<std::vector<attestors::Selector>> sel = config_.attestor->Attest(cred.pid);
+  // No deadline yet: each attestor's own request timeouts bound the call.
+  absl::StatusOr<std::vector<attestors::Selector>> sel =
+      config_.attestor->Attest({cred.pid}, absl::InfiniteFuture());
   if (absl::Status s = (*pin)->Check(); !s.ok()) {
     LogWarn("workload process changed during attestation; closing connection",
             {{"pid", absl::StrCat(cred.pid)}, {"error", s.ToString()}});

@@ -44,13 +44,6 @@ class Manager {
       const WorkloadEntry& entry, const std::vector<std::string>& audience) = 0;
 };
 
-// Attestor returns the selectors of a process. Thread-safe.
-class Attestor {
- public:
-  virtual ~Attestor() = default;
-  [[nodiscard]] virtual absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t pid) = 0;
-};
-
 // PinnedProcess holds a process steady across attestation (pid-reuse
 // defence).
 class PinnedProcess {
@@ -100,7 +93,8 @@ class ProcStatusFile {
 
 struct WorkloadHandlerConfig {
   Manager* manager = nullptr;
-  Attestor* attestor = nullptr;
+  // Returns the selectors of a caller (the agent passes its catalog).
+  attestors::WorkloadAttestor* attestor = nullptr;
   ProcessPinner* pinner = nullptr;
   // Resolves a call's peer() to the kernel-read credentials.
   std::function<absl::StatusOr<PeerCred>(const std::string& peer)> peer_lookup;

@@ -5,22 +5,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "attestors/docker/docker_attestor.h"
-#include "attestors/k8s/k8s_attestor.h"
-#include "attestors/process_info.h"
-#include "attestors/unix/unix_attestor.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 
 namespace signet::attestors {
-
-bool SelectorsMatch(const std::vector<Selector>& entry, const std::vector<Selector>& workload) {
-  if (entry.empty()) return false;
-  std::set<Selector> have(workload.begin(), workload.end());
-  for (const Selector& s : entry) {
-    if (have.count(s) == 0) return false;
-  }
-  return true;
-}
 
 absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::Create(
     std::vector<std::unique_ptr<WorkloadAttestor>> attestors) {
@@ -31,31 +20,21 @@ absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::Create(
 }
 
 absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromConfig(
-    ConfigSection section) {
+    ConfigSection section, const WorkloadAttestorRegistry& registry) {
   std::vector<std::unique_ptr<WorkloadAttestor>> attestors;
   bool bad = false;
   for (const std::string& name : section.Keys()) {
     ConfigSection plugin = section.Section(name);
     const bool nested = plugin.Has("plugin_data");
     ConfigSection data = nested ? plugin.Section("plugin_data") : plugin;
-    absl::StatusOr<std::unique_ptr<WorkloadAttestor>> built;
-    if (name == "unix") {
-      UnixAttestorConfig c;
-      c.discover_workload_path = data.Bool("discover_workload_path", false);
-      c.workload_size_limit = data.Int("workload_size_limit", 0);
-      data.Finish();
-      built = std::unique_ptr<WorkloadAttestor>(
-          std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo()));
-    } else if (name == "docker") {
-      built = NewDockerAttestor(ParseDockerAttestorConfig(data));
-    } else if (name == "k8s") {
-      built = NewK8sAttestor(ParseK8sAttestorConfig(data));
-    } else {
+    WorkloadAttestorFactory factory = registry.Find(name);
+    if (!factory) {
       section.Error(name, absl::StrCat("unknown WorkloadAttestor plugin (supported: ",
-                                       kSupportedWorkloadAttestors, ")"));
+                                       absl::StrJoin(registry.Names(), ", "), ")"));
       bad = true;
       continue;
     }
+    absl::StatusOr<std::unique_ptr<WorkloadAttestor>> built = factory(data);
     if (nested) plugin.Finish();
     if (!built.ok()) {
       section.Error(name, built.status().message());
@@ -72,16 +51,26 @@ absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromConfig(
   return Create(std::move(attestors));
 }
 
-absl::StatusOr<std::vector<Selector>> AttestorCatalog::Attest(pid_t pid) const {
+absl::StatusOr<std::unique_ptr<AttestorCatalog>> AttestorCatalog::FromPlugins(
+    const YAML::Node& plugins, const std::string& file, const WorkloadAttestorRegistry& registry) {
+  ConfigErrors errors(file);
+  absl::StatusOr<std::unique_ptr<AttestorCatalog>> catalog =
+      FromConfig(ConfigSection(plugins, "plugins.WorkloadAttestor", &errors), registry);
+  RETURN_IF_ERROR(errors.ToStatus());
+  return catalog;
+}
+
+absl::StatusOr<std::vector<Selector>> AttestorCatalog::Attest(const WorkloadProcess& process,
+                                                              absl::Time deadline) {
   std::set<Selector> all;
   absl::Status first_error;
   size_t failed = 0;
   for (const auto& a : attestors_) {
-    absl::StatusOr<std::vector<Selector>> s = a->Attest(pid);
+    absl::StatusOr<std::vector<Selector>> s = a->Attest(process, deadline);
     if (!s.ok()) {
-      LogWarn(
-          "workload attestor failed",
-          {{"attestor", a->name()}, {"pid", absl::StrCat(pid)}, {"error", s.status().ToString()}});
+      LogWarn("workload attestor failed", {{"attestor", a->name()},
+                                           {"pid", absl::StrCat(process.pid)},
+                                           {"error", s.status().ToString()}});
       if (first_error.ok()) first_error = s.status();
       ++failed;
       continue;

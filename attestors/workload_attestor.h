@@ -1,6 +1,6 @@
-// Workload attestation: the interface every workload attestor implements, the
-// selector type they produce, and the process-information seam they read the
-// operating system through.
+// Workload attestation: the one interface every workload attestor implements
+// (the built-in plugins, the catalog that fans out to them, test fakes) and
+// the selector type they produce. A consumer includes only this header.
 #ifndef SIGNET_ATTESTORS_WORKLOAD_ATTESTOR_H_
 #define SIGNET_ATTESTORS_WORKLOAD_ATTESTOR_H_
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace signet::attestors {
 
@@ -27,15 +28,27 @@ struct Selector {
   }
 };
 
+// WorkloadProcess is the process being attested, as the agent learned it
+// from the kernel (SO_PEERCRED on the caller's connection).
+struct WorkloadProcess {
+  pid_t pid = 0;
+  // A pidfd pinning the process, or -1. Owned by the caller and valid for
+  // the duration of Attest; the built-in attestors do not read it yet.
+  int pidfd = -1;
+};
+
 // WorkloadAttestor discovers the selectors of a process. Implementations are
 // thread-safe: the Workload API calls Attest from many threads at once.
 class WorkloadAttestor {
  public:
   virtual ~WorkloadAttestor() = default;
-  // Attest returns the selectors of process `pid`. Returns an error status
-  // (NotFound when the process is gone, Internal otherwise) when the process
-  // cannot be inspected.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<Selector>> Attest(pid_t pid) = 0;
+  // Attest returns the selectors of `process`. Work that waits on I/O (an
+  // HTTP request to a container runtime or the kubelet) ends by `deadline`
+  // (absl::InfiniteFuture(): bounded only by the attestor's own timeouts),
+  // with DeadlineExceeded. Returns an error status (NotFound when the process
+  // is gone, Internal otherwise) when the process cannot be inspected.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Selector>> Attest(const WorkloadProcess& process,
+                                                                     absl::Time deadline) = 0;
   // name returns the plugin name ("unix"), which is also the selector type.
   virtual std::string name() const = 0;
 };

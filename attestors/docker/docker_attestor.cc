@@ -1,5 +1,6 @@
 #include "attestors/docker/docker_attestor.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -94,7 +95,8 @@ absl::StatusOr<std::unique_ptr<DockerAttestor>> DockerAttestor::Create(
         absl::StrCat("invalid docker_version \"", config.docker_version, "\""));
   }
   if (!locator) locator = NewProcContainerLocator();
-  return std::unique_ptr<DockerAttestor>(new DockerAttestor(std::move(config), *std::move(socket_file), std::move(locator)));
+  return std::unique_ptr<DockerAttestor>(
+      new DockerAttestor(std::move(config), *std::move(socket_file), std::move(locator)));
 }
 
 absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
@@ -103,13 +105,18 @@ absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
   return std::unique_ptr<WorkloadAttestor>(std::move(a));
 }
 
-absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
+absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestorFromConfig(ConfigSection& data) {
+  return NewDockerAttestor(ParseDockerAttestorConfig(data));
+}
+
+absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(const WorkloadProcess& process,
+                                                             absl::Time deadline) {
+  const pid_t pid = process.pid;
   ASSIGN_OR_RETURN(ContainerInfo info, locator_->Locate(pid));
   if (config_.verbose_container_locator_logs) {
-    LogInfo("docker: located the caller's container",
-            {{"pid", absl::StrCat(pid)},
-             {"container_id", info.container_id},
-             {"pod_uid", info.pod_uid}});
+    LogInfo("docker: located the caller's container", {{"pid", absl::StrCat(pid)},
+                                                       {"container_id", info.container_id},
+                                                       {"pod_uid", info.pod_uid}});
   }
   if (info.container_id.empty()) return std::vector<Selector>{};  // not in a container
 
@@ -117,7 +124,12 @@ absl::StatusOr<std::vector<Selector>> DockerAttestor::Attest(pid_t pid) {
   req.unix_socket_path = socket_file_;
   req.url = absl::StrCat("http://localhost", config_.docker_version.empty() ? "" : "/v",
                          config_.docker_version, "/containers/", info.container_id, "/json");
-  req.timeout = config_.request_timeout;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("docker: deadline passed before inspecting container ", info.container_id));
+  }
+  req.timeout = std::min(config_.request_timeout, left);
   req.max_response_bytes = config_.max_response_bytes;
   absl::StatusOr<HttpResponse> resp = HttpDo(req);
   if (!resp.ok()) {

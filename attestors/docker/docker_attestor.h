@@ -61,9 +61,10 @@ class DockerAttestor : public WorkloadAttestor {
   // (process gone, or dockerd does not know the container),
   // FailedPrecondition (the container is not running), Unavailable /
   // DeadlineExceeded / ResourceExhausted (the daemon cannot be asked, is too
-  // slow or answers too much), Internal (other HTTP status), InvalidArgument
+  // slow or answers too much, or `deadline` passes), Internal (other HTTP status), InvalidArgument
   // (malformed response, or one about another container).
-  absl::StatusOr<std::vector<Selector>> Attest(pid_t pid) override;
+  absl::StatusOr<std::vector<Selector>> Attest(const WorkloadProcess& process,
+                                               absl::Time deadline) override;
   std::string name() const override { return "docker"; }
 
  private:
@@ -81,6 +82,11 @@ class DockerAttestor : public WorkloadAttestor {
 // NewDockerAttestor is Create returning the interface, for the catalog.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestor(
     const DockerAttestorConfig& config);
+
+// NewDockerAttestorFromConfig is ParseDockerAttestorConfig then
+// NewDockerAttestor: the "docker" factory of the registry.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewDockerAttestorFromConfig(
+    ConfigSection& data);
 
 // DockerSelectorsFromInspect returns the selectors of a
 // GET /containers/<id>/json response body for container `container_id`.

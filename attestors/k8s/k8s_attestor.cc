@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -253,11 +254,20 @@ uint64_t K8sAttestor::kubelet_queries() const {
   return queries_;
 }
 
-absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::FetchPodList() {
+absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewK8sAttestorFromConfig(ConfigSection& data) {
+  return NewK8sAttestor(ParseK8sAttestorConfig(data));
+}
+
+absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::FetchPodList(absl::Time deadline) {
+  const absl::Duration left = deadline - clock_->Now();
+  if (left <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("k8s: deadline passed before querying kubelet ", url_));
+  }
   HttpRequest req;
   req.url = url_;
   req.connect_address = connect_address_;
-  req.timeout = config_.request_timeout;
+  req.timeout = std::min(config_.request_timeout, left);
   req.max_response_bytes = config_.max_response_bytes;
   req.headers.push_back("Accept: application/json");
   if (config_.kubelet_read_only_port == 0) {
@@ -291,7 +301,8 @@ absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::FetchPodList() {
   return std::make_shared<const Struct>(*std::move(list));
 }
 
-absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::PodList(absl::Time not_before) {
+absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::PodList(absl::Time not_before,
+                                                                   absl::Time deadline) {
   auto fresh = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return cached_ != nullptr && cached_at_ >= not_before &&
            clock_->Now() - cached_at_ < config_.pod_list_cache_ttl;
@@ -307,26 +318,28 @@ absl::StatusOr<std::shared_ptr<const Struct>> K8sAttestor::PodList(absl::Time no
     if (fresh()) return cached_;
   }
   const absl::Time started = clock_->Now();
-  ASSIGN_OR_RETURN(std::shared_ptr<const Struct> list, FetchPodList());
+  ASSIGN_OR_RETURN(std::shared_ptr<const Struct> list, FetchPodList(deadline));
   absl::MutexLock l(&mu_);
   cached_ = list;
   cached_at_ = started;
   return list;
 }
 
-absl::StatusOr<std::vector<Selector>> K8sAttestor::Attest(pid_t pid) {
+absl::StatusOr<std::vector<Selector>> K8sAttestor::Attest(const WorkloadProcess& process,
+                                                          absl::Time deadline) {
+  const pid_t pid = process.pid;
   ASSIGN_OR_RETURN(ContainerInfo info, locator_->Locate(pid));
   if (config_.verbose_container_locator_logs) {
     LogInfo("k8s: located the caller's container", {{"pid", absl::StrCat(pid)},
-                                                     {"container_id", info.container_id},
-                                                     {"pod_uid", info.pod_uid}});
+                                                    {"container_id", info.container_id},
+                                                    {"pod_uid", info.pod_uid}});
   }
   if (info.container_id.empty()) return std::vector<Selector>{};  // not in a pod
   for (int attempt = 1;; ++attempt) {
     // The first attempt may use a recent list; a retry needs a list fetched
     // after it began, or a pod that just started could never be seen.
     absl::Time not_before = attempt == 1 ? absl::InfinitePast() : clock_->Now();
-    ASSIGN_OR_RETURN(std::shared_ptr<const Struct> list, PodList(not_before));
+    ASSIGN_OR_RETURN(std::shared_ptr<const Struct> list, PodList(not_before, deadline));
     std::vector<Selector> out;
     absl::StatusOr<K8sPodMatch> m =
         K8sSelectorsFromPodList(*list, info.pod_uid, info.container_id, &out);
@@ -338,6 +351,11 @@ absl::StatusOr<std::vector<Selector>> K8sAttestor::Attest(pid_t pid) {
       return absl::DeadlineExceededError(absl::StrCat(
           "k8s: pod ", info.pod_uid.empty() ? "(unknown uid)" : info.pod_uid, " with container ",
           info.container_id, " not found after ", attempt, " attempts"));
+    }
+    if (clock_->Now() + config_.poll_retry_interval >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "k8s: pod ", info.pod_uid.empty() ? "(unknown uid)" : info.pod_uid, " with container ",
+          info.container_id, " not found before the deadline after ", attempt, " attempts"));
     }
     clock_->SleepFor(config_.poll_retry_interval);
   }

@@ -101,11 +101,13 @@ class K8sAttestor : public WorkloadAttestor {
   // k8s:container-image (image and image id of the process's container). No
   // selectors (OK) when the process is not in a container. Errors: NotFound
   // (process gone), DeadlineExceeded ("... not found after N attempts") when
-  // the pod or container never appears, FailedPrecondition (token or CA file
+  // the pod or container never appears (or `deadline` passes first),
+  // FailedPrecondition (token or CA file
   // unreadable, ambiguous container), Unavailable / DeadlineExceeded /
   // ResourceExhausted from the kubelet transport, Internal (HTTP status other
   // than 200), InvalidArgument (malformed pod list).
-  absl::StatusOr<std::vector<Selector>> Attest(pid_t pid) override;
+  absl::StatusOr<std::vector<Selector>> Attest(const WorkloadProcess& process,
+                                               absl::Time deadline) override;
   std::string name() const override { return "k8s"; }
 
   // Number of pod-list requests sent to the kubelet; for tests.
@@ -122,8 +124,9 @@ class K8sAttestor : public WorkloadAttestor {
 
   // PodList returns a pod list fetched at or after `not_before` and less than
   // pod_list_cache_ttl ago, fetching a new one when needed.
-  absl::StatusOr<std::shared_ptr<const google::protobuf::Struct>> PodList(absl::Time not_before);
-  absl::StatusOr<std::shared_ptr<const google::protobuf::Struct>> FetchPodList();
+  absl::StatusOr<std::shared_ptr<const google::protobuf::Struct>> PodList(absl::Time not_before,
+                                                                          absl::Time deadline);
+  absl::StatusOr<std::shared_ptr<const google::protobuf::Struct>> FetchPodList(absl::Time deadline);
 
   const K8sAttestorConfig config_;
   const std::unique_ptr<ContainerLocator> locator_;
@@ -142,6 +145,11 @@ class K8sAttestor : public WorkloadAttestor {
 // NewK8sAttestor is Create returning the interface, for the catalog.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewK8sAttestor(
     const K8sAttestorConfig& config);
+
+// NewK8sAttestorFromConfig is ParseK8sAttestorConfig then NewK8sAttestor:
+// the "k8s" factory of the registry.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewK8sAttestorFromConfig(
+    ConfigSection& data);
 
 // K8sPodMatch is the result of looking a process up in a pod list.
 enum class K8sPodMatch { kFound, kNotYet };

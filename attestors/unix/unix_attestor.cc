@@ -101,7 +101,18 @@ void UnixAttestor::PathOmitted(pid_t pid, const std::string& path, const absl::S
            {"log_interval", absl::FormatDuration(kPathOmittedLogInterval)}});
 }
 
-absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(pid_t pid) {
+absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewUnixAttestorFromConfig(ConfigSection& data) {
+  UnixAttestorConfig c;
+  c.discover_workload_path = data.Bool("discover_workload_path", false);
+  c.workload_size_limit = data.Int("workload_size_limit", 0);
+  data.Finish();
+  return std::make_unique<UnixAttestor>(c, NewLinuxProcessInfo());
+}
+
+absl::StatusOr<std::vector<Selector>> UnixAttestor::Attest(const WorkloadProcess& process,
+                                                           absl::Time /*deadline*/) {
+  // Reads of /proc only: nothing here waits long enough to need the deadline.
+  const pid_t pid = process.pid;
   ASSIGN_OR_RETURN(ProcessIds ids, proc_->Ids(pid));
   std::vector<Selector> out;
   auto add = [&out](absl::string_view key, absl::string_view v) {

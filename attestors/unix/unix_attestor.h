@@ -21,6 +21,7 @@
 #include "attestors/process_info.h"
 #include "attestors/unix/mount_namespace.h"
 #include "attestors/workload_attestor.h"
+#include "common/config.h"
 
 namespace signet::attestors {
 
@@ -33,6 +34,13 @@ struct UnixAttestorConfig {
   // SPIRE.
   int64_t workload_size_limit = 0;
 };
+
+// NewUnixAttestorFromConfig reads a plugin_data section
+// (discover_workload_path, workload_size_limit), recording problems in the
+// section's ConfigErrors and Finish()ing it, and returns the attestor on the
+// real /proc. The "unix" factory of the registry.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<WorkloadAttestor>> NewUnixAttestorFromConfig(
+    ConfigSection& data);
 
 // UnixAttestor implements WorkloadAttestor. Thread-safe. Executable hashes
 // are cached by FileIdentity (device, inode, size, mtime, ctime of the opened
@@ -66,7 +74,8 @@ class UnixAttestor : public WorkloadAttestor {
   // no unix:path; that is not an error. Errors: NotFound (process gone),
   // Internal (read failure), FailedPrecondition (executable exceeds
   // workload_size_limit).
-  absl::StatusOr<std::vector<Selector>> Attest(pid_t pid) override;
+  absl::StatusOr<std::vector<Selector>> Attest(const WorkloadProcess& process,
+                                               absl::Time deadline) override;
   std::string name() const override { return "unix"; }
 
   // Number of executables hashed so far (cache misses); for tests.

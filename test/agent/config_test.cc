@@ -43,7 +43,7 @@ TEST(AgentConfigTest, GoodConfigLoads) {
   EXPECT_EQ(c->node_attestor, "join_token");
   EXPECT_EQ(c->join_token, "tok");
   EXPECT_EQ(c->key_manager, "memory");
-  ASSERT_NE(c->attestors, nullptr);
+  ASSERT_NE(c->workload_attestor_plugins, nullptr);
 }
 
 TEST(AgentConfigTest, UnknownKeyNamesFileLineKey) {
@@ -173,7 +173,7 @@ TEST(AgentConfigTest, K8sWorkloadAttestorBeside) {
   y += "    k8s:\n      plugin_data:\n        skip_kubelet_verification: true\n";
   auto c = Load(y);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->attestors->size(), 2u);
+  EXPECT_EQ(c->workload_attestor_plugins->size(), 2u);
 }
 
 // ExampleConfigPath returns the repository's conf/agent.yaml.

@@ -168,7 +168,7 @@ TEST(K8sManifestAgentConfigTest, DaemonSetAgentYamlLoads) {
   EXPECT_EQ(c->k8s_psat_token_path, "/var/run/secrets/tokens/spire-agent");
   EXPECT_EQ(c->socket_path, "/run/signet/sockets/agent.sock");
   EXPECT_EQ(c->server_address, "signet-server.signet");
-  EXPECT_EQ(c->attestors->size(), 2u);  // k8s and unix
+  EXPECT_EQ(c->workload_attestor_plugins->size(), 2u);  // k8s and unix
 }
 
 }  // namespace

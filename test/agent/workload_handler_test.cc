@@ -56,12 +56,14 @@ class FakeManager : public Manager {
   std::shared_ptr<const AgentSnapshot> snap_ ABSL_GUARDED_BY(mu_);
 };
 
-class FakeAttestor : public Attestor {
+class FakeAttestor : public attestors::WorkloadAttestor {
  public:
-  absl::StatusOr<std::vector<attestors::Selector>> Attest(pid_t) override {
+  absl::StatusOr<std::vector<attestors::Selector>> Attest(const attestors::WorkloadProcess&,
+                                                          absl::Time) override {
     if (++calls == 1 && block_first != nullptr) block_first->WaitForNotification();
     return result;
   }
+  std::string name() const override { return "fake"; }
   std::atomic<int> calls{0};
   // When set, the first Attest waits for it (a slow kubelet, say).
   absl::Notification* block_first = nullptr;

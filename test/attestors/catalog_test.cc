@@ -10,7 +10,9 @@ class FixedAttestor : public WorkloadAttestor {
  public:
   FixedAttestor(std::string name, absl::StatusOr<std::vector<Selector>> result)
       : name_(std::move(name)), result_(std::move(result)) {}
-  absl::StatusOr<std::vector<Selector>> Attest(pid_t) override { return result_; }
+  absl::StatusOr<std::vector<Selector>> Attest(const WorkloadProcess&, absl::Time) override {
+    return result_;
+  }
   std::string name() const override { return name_; }
 
  private:
@@ -37,7 +39,7 @@ TEST(CatalogTest, UnionOfAllAttestorsSortedUnique) {
   v.push_back(
       std::make_unique<FixedAttestor>("b", std::vector<Selector>{{"b", "x"}, {"unix", "uid:1"}}));
   auto c = Make(std::move(v));
-  auto s = c->Attest(1);
+  auto s = c->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*s, (std::vector<Selector>{{"b", "x"}, {"unix", "gid:2"}, {"unix", "uid:1"}}));
 }
@@ -47,7 +49,7 @@ TEST(CatalogTest, FailingAttestorDropsOnlyItsSelectors) {
   v.push_back(std::make_unique<FixedAttestor>("bad", absl::InternalError("boom")));
   v.push_back(std::make_unique<FixedAttestor>("good", std::vector<Selector>{{"unix", "uid:1"}}));
   auto c = Make(std::move(v));
-  auto s = c->Attest(1);
+  auto s = c->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*s, (std::vector<Selector>{{"unix", "uid:1"}}));
 }
@@ -57,7 +59,7 @@ TEST(CatalogTest, AllFailingFailsWithFirstError) {
   v.push_back(std::make_unique<FixedAttestor>("a", absl::NotFoundError("gone")));
   v.push_back(std::make_unique<FixedAttestor>("b", absl::InternalError("boom")));
   auto c = Make(std::move(v));
-  auto s = c->Attest(1);
+  auto s = c->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(s.status().message(), "gone");
 }

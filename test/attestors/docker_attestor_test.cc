@@ -126,11 +126,22 @@ class DockerAttestorTest : public ::testing::Test {
 
 TEST_F(DockerAttestorTest, SelectorsFromContainerInspect) {
   Serve(&Inspect);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::ElementsAreArray(kExpected));
   ASSERT_EQ(server_->requests(), 1);
   EXPECT_EQ(server_->received()[0].method, "GET");
+}
+
+TEST_F(DockerAttestorTest, DeadlinePassedSendsNoRequest) {
+  Serve(&Inspect);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::Now() - absl::Seconds(1));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(s.status().message(),
+            absl::StrCat("docker: deadline passed before inspecting container ", kCid));
+  EXPECT_EQ(server_->requests(), 0);
 }
 
 TEST_F(DockerAttestorTest, PinnedApiVersion) {
@@ -141,14 +152,16 @@ TEST_F(DockerAttestorTest, PinnedApiVersion) {
   });
   DockerAttestorConfig c;
   c.docker_version = "1.41";
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""}, c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""}, c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(path, absl::StrCat("/v1.41/containers/", kCid, "/json"));
 }
 
 TEST_F(DockerAttestorTest, NotInContainerGivesNoSelectorsAndNoRequest) {
   Serve(&Inspect);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, IsEmpty());
   EXPECT_EQ(server_->requests(), 0);
@@ -157,7 +170,7 @@ TEST_F(DockerAttestorTest, NotInContainerGivesNoSelectorsAndNoRequest) {
 TEST_F(DockerAttestorTest, ProcessGone) {
   Serve(&Inspect);
   absl::StatusOr<std::vector<Selector>> s =
-      Attestor(absl::NotFoundError("process 77 not found"))->Attest(77);
+      Attestor(absl::NotFoundError("process 77 not found"))->Attest({77}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.status().message(), HasSubstr("process 77 not found"));
 }
@@ -166,7 +179,8 @@ TEST_F(DockerAttestorTest, UnknownContainer) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{404, absl::StrCat(R"({"message":"No such container: )", kCid, "\"}")};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.status().message(), HasSubstr("No such container"));
 }
@@ -175,7 +189,8 @@ TEST_F(DockerAttestorTest, ServerError) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{500, R"({"message":"driver failed"})"};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.status().message(), HasSubstr("HTTP 500: driver failed"));
 }
@@ -185,7 +200,8 @@ TEST_F(DockerAttestorTest, TruncatedJson) {
     std::string body = InspectJson(kCid);
     return FakeHttpResponse{200, body.substr(0, body.size() / 2)};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("malformed JSON"));
 }
@@ -196,14 +212,16 @@ TEST_F(DockerAttestorTest, ConnectionClosedMidBody) {
     r.send_only = 100;
     return r;
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr("request failed"));
 }
 
 TEST_F(DockerAttestorTest, HugeBodyWithContentLength) {
   Serve([](const FakeHttpRequest&) { return FakeHttpResponse{200, std::string(20 << 20, ' ')}; });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.status().message(), HasSubstr("response body exceeds 8388608 bytes"));
 }
@@ -214,7 +232,8 @@ TEST_F(DockerAttestorTest, HugeChunkedBody) {
     r.chunked = true;
     return r;
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.status().message(), HasSubstr("response body exceeds 8388608 bytes"));
 }
@@ -225,7 +244,8 @@ TEST_F(DockerAttestorTest, ChunkedBodyIsAccepted) {
     r.chunked = true;
     return r;
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::ElementsAreArray(kExpected));
 }
@@ -234,7 +254,8 @@ TEST_F(DockerAttestorTest, ResponseAboutAnotherContainer) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{200, InspectJson(std::string(64, 'a'))};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("not the one asked for"));
 }
@@ -242,9 +263,12 @@ TEST_F(DockerAttestorTest, ResponseAboutAnotherContainer) {
 TEST_F(DockerAttestorTest, NonStringLabel) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{
-        200, absl::StrCat(R"({"Id":")", kCid, R"(","State":{"Running":true},"Config":{"Labels":{"a":1},"Image":"x"}})")};
+        200,
+        absl::StrCat(R"({"Id":")", kCid,
+                     R"(","State":{"Running":true},"Config":{"Labels":{"a":1},"Image":"x"}})")};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("Config.Labels.a is not a string"));
 }
@@ -253,7 +277,8 @@ TEST_F(DockerAttestorTest, MissingConfig) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{200, absl::StrCat(R"({"Id":")", kCid, R"("})")};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("has no Config"));
 }
@@ -261,10 +286,13 @@ TEST_F(DockerAttestorTest, MissingConfig) {
 TEST_F(DockerAttestorTest, NullLabelsAndEnv) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{
-        200, absl::StrCat(R"({"Id":")", kCid,
-                          R"(","State":{"Running":true},"Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
+        200,
+        absl::StrCat(
+            R"({"Id":")", kCid,
+            R"(","State":{"Running":true},"Config":{"Labels":null,"Env":null,"Image":"busybox"}})")};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAre("docker:image_id:busybox"));
 }
@@ -278,7 +306,8 @@ TEST_F(DockerAttestorTest, SlowDaemonTimesOut) {
   DockerAttestorConfig c;
   c.request_timeout = absl::Milliseconds(300);
   absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""}, c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""}, c)->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr("timed out"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
@@ -289,7 +318,8 @@ TEST_F(DockerAttestorTest, UnixUrlSocketPathReachesTheDaemon) {
   Serve(&Inspect);
   DockerAttestorConfig c;
   c.docker_socket_path = absl::StrCat("unix://", socket_path());
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""}, c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""}, c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::ElementsAreArray(kExpected));
   EXPECT_EQ(server_->requests(), 1);
@@ -298,9 +328,11 @@ TEST_F(DockerAttestorTest, UnixUrlSocketPathReachesTheDaemon) {
 TEST_F(DockerAttestorTest, StoppedContainerGivesNoSelectors) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{
-        200, absl::StrReplaceAll(InspectJson(kCid), {{R"("Running": true)", R"("Running": false)"}})};
+        200,
+        absl::StrReplaceAll(InspectJson(kCid), {{R"("Running": true)", R"("Running": false)"}})};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.status().message(),
             absl::StrCat("docker: container ", kCid, ": container is not running"));
@@ -310,14 +342,16 @@ TEST_F(DockerAttestorTest, MissingState) {
   Serve([](const FakeHttpRequest&) {
     return FakeHttpResponse{200, absl::StrCat(R"({"Id":")", kCid, R"(","Config":{"Image":"x"}})")};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.status().message(),
             absl::StrCat("docker: container ", kCid, ": inspect response has no State"));
 }
 
 TEST_F(DockerAttestorTest, NoDaemon) {
-  absl::StatusOr<std::vector<Selector>> s = Attestor(ContainerInfo{kCid, ""})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr(socket_path()));
 }
@@ -414,12 +448,13 @@ TEST(DockerAttestorConfigTest, SpireLocatorKeys) {
 }
 
 TEST(DockerAttestorConfigTest, UnsupportedSpireKeysAreNamed) {
-  EXPECT_EQ(ParseErrors("container_id_cgroup_matchers: [\"/docker/<id>\"]\n"
-                        "experimental:\n  sigstore:\n    rekor_url: https://rekor.sigstore.dev\n"),
-            "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.container_id_cgroup_matchers: "
-            "is not supported by Signet (container ids are found without patterns)\n"
-            "agent.yaml:3: plugins.WorkloadAttestor.docker.plugin_data.experimental.sigstore: is "
-            "not supported by Signet (no experimental docker features)");
+  EXPECT_EQ(
+      ParseErrors("container_id_cgroup_matchers: [\"/docker/<id>\"]\n"
+                  "experimental:\n  sigstore:\n    rekor_url: https://rekor.sigstore.dev\n"),
+      "agent.yaml:1: plugins.WorkloadAttestor.docker.plugin_data.container_id_cgroup_matchers: "
+      "is not supported by Signet (container ids are found without patterns)\n"
+      "agent.yaml:3: plugins.WorkloadAttestor.docker.plugin_data.experimental.sigstore: is "
+      "not supported by Signet (no experimental docker features)");
 }
 
 TEST(DockerAttestorConfigTest, DefaultsAndUnknownKey) {
@@ -449,11 +484,11 @@ TEST_F(DockerAttestorTest, RealProcessInRealDockerCgroup) {
   c.docker_socket_path = socket_path();
   auto a = NewDockerAttestor(c);
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest(child.pid());
+  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest({child.pid()}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::ElementsAreArray(kExpected));
   // The test process itself is not in a container: no selectors, no query.
-  absl::StatusOr<std::vector<Selector>> self = (*a)->Attest(getpid());
+  absl::StatusOr<std::vector<Selector>> self = (*a)->Attest({getpid()}, absl::InfiniteFuture());
   ASSERT_TRUE(self.ok()) << self.status();
   EXPECT_THAT(*self, IsEmpty());
   EXPECT_EQ(server_->requests(), 1);

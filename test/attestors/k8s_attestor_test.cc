@@ -269,7 +269,8 @@ class K8sAttestorTest : public ::testing::Test {
 
 TEST_F(K8sAttestorTest, SecurePortWithTokenAndCa) {
   ServeHttps(&Pods);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   ASSERT_EQ(server_->requests(), 1);
@@ -286,7 +287,7 @@ TEST_F(K8sAttestorTest, NoNodeNameUsesHostNameOnLoopback) {
   c.node_name = "";
   c.node_name_env = "SIGNET_TEST_UNSET_NODE_NAME";
   c.kubelet_connect_address = "";
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
 }
@@ -297,7 +298,7 @@ TEST_F(K8sAttestorTest, NodeNameFromEnvironment) {
   K8sAttestorConfig c = SecureConfig();
   c.node_name = "";
   c.node_name_env = "SIGNET_TEST_NODE_NAME";
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   unsetenv("SIGNET_TEST_NODE_NAME");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(server_->received()[0].headers["host"],
@@ -306,7 +307,8 @@ TEST_F(K8sAttestorTest, NodeNameFromEnvironment) {
 
 TEST_F(K8sAttestorTest, KubeletCertificateForAnotherNameIsRefused) {
   ServeHttps(&Pods, "node-b");
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr("node-a"));
   EXPECT_EQ(server_->requests(), 0);
@@ -316,7 +318,8 @@ TEST_F(K8sAttestorTest, KubeletCertificateFromAnotherCaIsRefused) {
   ServeHttps(&Pods);
   TestPki other = TestPki::Make();
   testutil::WriteFile(dir_.File("ca.crt"), other.ca_pem);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr("certificate"));
   EXPECT_EQ(server_->requests(), 0);
@@ -327,7 +330,7 @@ TEST_F(K8sAttestorTest, SkipKubeletVerification) {
   K8sAttestorConfig c = SecureConfig();
   c.skip_kubelet_verification = true;
   c.kubelet_ca_path = dir_.File("missing-ca.crt");
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   EXPECT_EQ(server_->received()[0].headers["authorization"], absl::StrCat("Bearer ", kToken));
@@ -337,7 +340,7 @@ TEST_F(K8sAttestorTest, MissingToken) {
   ServeHttps(&Pods);
   K8sAttestorConfig c = SecureConfig();
   c.token_path = dir_.File("no-token");
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("unable to read token from"));
   EXPECT_THAT(s.status().message(), ::testing::Not(HasSubstr(kToken)));
@@ -347,7 +350,7 @@ TEST_F(K8sAttestorTest, MissingKubeletCa) {
   ServeHttps(&Pods);
   K8sAttestorConfig c = SecureConfig();
   c.kubelet_ca_path = dir_.File("no-ca.crt");
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("unable to read kubelet CA from"));
 }
@@ -357,7 +360,7 @@ TEST_F(K8sAttestorTest, ReadOnlyPortSendsNoToken) {
   K8sAttestorConfig c;
   c.kubelet_read_only_port = server_->port();
   c.token_path = dir_.File("token");
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   EXPECT_EQ(server_->received()[0].headers.count("authorization"), 0u);
@@ -365,7 +368,8 @@ TEST_F(K8sAttestorTest, ReadOnlyPortSendsNoToken) {
 
 TEST_F(K8sAttestorTest, NotInContainerGivesNoSelectorsAndNoQuery) {
   ServeHttps(&Pods);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig(), ContainerInfo{})->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig(), ContainerInfo{})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, IsEmpty());
   EXPECT_EQ(server_->requests(), 0);
@@ -378,14 +382,14 @@ TEST_F(K8sAttestorTest, ProcessGone) {
       SecureConfig(), std::make_unique<FixedLocator>(absl::NotFoundError("process 9 not found")),
       std::move(clock));
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest(9);
+  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest({9}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(K8sAttestorTest, SecondContainerOfThePod) {
   ServeHttps(&Pods);
   absl::StatusOr<std::vector<Selector>> s =
-      Attestor(SecureConfig(), ContainerInfo{kCid2, kPod})->Attest(1);
+      Attestor(SecureConfig(), ContainerInfo{kCid2, kPod})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   std::vector<std::string> got = Strings(*s);
   EXPECT_THAT(got, ::testing::Contains("k8s:container-name:envoy"));
@@ -396,7 +400,7 @@ TEST_F(K8sAttestorTest, SecondContainerOfThePod) {
 TEST_F(K8sAttestorTest, InitContainer) {
   ServeHttps(&Pods);
   absl::StatusOr<std::vector<Selector>> s =
-      Attestor(SecureConfig(), ContainerInfo{kInitCid, kPod})->Attest(1);
+      Attestor(SecureConfig(), ContainerInfo{kInitCid, kPod})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::Contains("k8s:container-name:init-config"));
 }
@@ -409,7 +413,7 @@ TEST_F(K8sAttestorTest, WithoutPodUidMatchesByContainerId) {
                       Pod(kPod, kCid, std::string(64, 'c'), std::string(64, 'd'))})};
   });
   absl::StatusOr<std::vector<Selector>> s =
-      Attestor(SecureConfig(), ContainerInfo{kCid, ""})->Attest(1);
+      Attestor(SecureConfig(), ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ::testing::Contains(absl::StrCat("k8s:pod-uid:", kPod)));
 }
@@ -420,7 +424,7 @@ TEST_F(K8sAttestorTest, ContainerInTwoPodsIsAmbiguous) {
         200, PodList({Pod(kOtherPod, kCid, kCid2, kInitCid), Pod(kPod, kCid, kCid2, kInitCid)})};
   });
   absl::StatusOr<std::vector<Selector>> s =
-      Attestor(SecureConfig(), ContainerInfo{kCid, ""})->Attest(1);
+      Attestor(SecureConfig(), ContainerInfo{kCid, ""})->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("listed in more than one pod"));
 }
@@ -433,7 +437,7 @@ TEST_F(K8sAttestorTest, NewPodAppearsAfterRetries) {
   });
   K8sAttestorConfig c = SecureConfig();
   c.poll_retry_interval = absl::Milliseconds(500);
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   EXPECT_EQ(server_->requests(), 3);
@@ -445,7 +449,7 @@ TEST_F(K8sAttestorTest, PodNeverAppears) {
   K8sAttestorConfig c = SecureConfig();
   c.max_poll_attempts = 4;
   auto a = Attestor(c);
-  absl::StatusOr<std::vector<Selector>> s = a->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = a->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr("not found after 4 attempts"));
   EXPECT_EQ(server_->requests(), 4);
@@ -453,12 +457,37 @@ TEST_F(K8sAttestorTest, PodNeverAppears) {
   EXPECT_EQ(clock_.sleeps().size(), 3u);
 }
 
+TEST_F(K8sAttestorTest, PodNeverAppearsStopsPollingAtTheDeadline) {
+  ServeHttps([](const FakeHttpRequest&) { return FakeHttpResponse{200, PodList({})}; });
+  K8sAttestorConfig c = SecureConfig();
+  c.max_poll_attempts = 10;
+  c.poll_retry_interval = absl::Milliseconds(500);
+  auto a = Attestor(c);
+  absl::StatusOr<std::vector<Selector>> s =
+      a->Attest({1}, clock_.Now() + absl::Milliseconds(1200));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(s.status().message(),
+            absl::StrCat("k8s: pod ", kPod, " with container ", kCid,
+                         " not found before the deadline after 3 attempts"));
+  EXPECT_EQ(server_->requests(), 3);
+  EXPECT_EQ(clock_.sleeps().size(), 2u);
+}
+
+TEST_F(K8sAttestorTest, DeadlinePassedSendsNoRequest) {
+  ServeHttps([](const FakeHttpRequest&) { return FakeHttpResponse{200, TheList()}; });
+  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest({1}, clock_.Now());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(s.status().message(), HasSubstr("k8s: deadline passed before querying kubelet "));
+  EXPECT_EQ(server_->requests(), 0);
+}
+
 TEST_F(K8sAttestorTest, WrongPodIsNeverUsed) {
   // The kubelet lists our container id under another pod's UID: no match.
   ServeHttps([](const FakeHttpRequest&) {
     return FakeHttpResponse{200, PodList({Pod(kOtherPod, kCid, kCid2, kInitCid)})};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr(kPod));
 }
@@ -468,7 +497,8 @@ TEST_F(K8sAttestorTest, PodWithoutTheContainer) {
     return FakeHttpResponse{
         200, PodList({Pod(kPod, std::string(64, 'a'), std::string(64, 'b'), kInitCid)})};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr(absl::StrCat("with container ", kCid)));
 }
@@ -484,18 +514,18 @@ TEST_F(K8sAttestorTest, BurstOfCallsCostsOneQuery) {
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      absl::StatusOr<std::vector<Selector>> s = a->Attest(1);
+      absl::StatusOr<std::vector<Selector>> s = a->Attest({1}, absl::InfiniteFuture());
       if (s.ok() && Strings(*s).size() == std::size(kNginxSelectors)) ++ok;
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 8);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->Attest(1).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->Attest({1}, absl::InfiniteFuture()).ok());
   EXPECT_EQ(server_->requests(), 1);
   EXPECT_EQ(a->kubelet_queries(), 1u);
   // Once the cache is older than pod_list_cache_ttl (1s) the kubelet is asked again.
   clock_.Advance(absl::Milliseconds(1001));
-  ASSERT_TRUE(a->Attest(1).ok());
+  ASSERT_TRUE(a->Attest({1}, absl::InfiniteFuture()).ok());
   EXPECT_EQ(server_->requests(), 2);
 }
 
@@ -503,7 +533,8 @@ TEST_F(K8sAttestorTest, KubeletServerError) {
   ServeHttps([](const FakeHttpRequest&) {
     return FakeHttpResponse{500, "Internal Server Error", "text/plain"};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.status().message(), HasSubstr("kubelet answered HTTP 500"));
   EXPECT_EQ(server_->requests(), 1);  // errors are not retried
@@ -513,7 +544,8 @@ TEST_F(K8sAttestorTest, KubeletUnauthorized) {
   ServeHttps([](const FakeHttpRequest&) {
     return FakeHttpResponse{401, "Unauthorized", "text/plain"};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.status().message(), HasSubstr("kubelet answered HTTP 401 for https://node-a:"));
 }
@@ -523,7 +555,8 @@ TEST_F(K8sAttestorTest, TruncatedPodList) {
     std::string body = TheList();
     return FakeHttpResponse{200, body.substr(0, body.size() - 10)};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("malformed JSON"));
 }
@@ -532,7 +565,8 @@ TEST_F(K8sAttestorTest, PodListNotAList) {
   ServeHttps([](const FakeHttpRequest&) {
     return FakeHttpResponse{200, R"({"kind":"PodList","items":{"a":1}})"};
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("podList.items is not a list"));
 }
@@ -543,7 +577,8 @@ TEST_F(K8sAttestorTest, HugePodList) {
     r.chunked = true;
     return r;
   });
-  absl::StatusOr<std::vector<Selector>> s = Attestor(SecureConfig())->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s =
+      Attestor(SecureConfig())->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.status().message(), HasSubstr("response body exceeds 8388608 bytes"));
 }
@@ -557,7 +592,7 @@ TEST_F(K8sAttestorTest, SlowKubeletTimesOut) {
   K8sAttestorConfig c = SecureConfig();
   c.request_timeout = absl::Milliseconds(300);
   absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s.status().message(), HasSubstr("timed out"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
@@ -566,7 +601,7 @@ TEST_F(K8sAttestorTest, SlowKubeletTimesOut) {
 TEST_F(K8sAttestorTest, NoKubelet) {
   K8sAttestorConfig c;
   c.kubelet_read_only_port = testutil::FreeTcpPort();
-  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest(1);
+  absl::StatusOr<std::vector<Selector>> s = Attestor(c)->Attest({1}, absl::InfiniteFuture());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr("querying kubelet"));
 }
@@ -679,7 +714,7 @@ TEST_F(K8sAttestorTest, RealProcessInRealKubepodsCgroup) {
   c.kubelet_read_only_port = server_->port();
   auto a = NewK8sAttestor(c);
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest(child.pid());
+  absl::StatusOr<std::vector<Selector>> s = (*a)->Attest({child.pid()}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(Strings(*s), ElementsAreArray(kNginxSelectors));
   child.Signal(SIGKILL);

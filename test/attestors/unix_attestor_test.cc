@@ -151,7 +151,7 @@ std::unique_ptr<FakeProcessInfo> Standard() {
 
 TEST(UnixAttestorTest, IdSelectorsUseEffectiveIdsAndNames) {
   UnixAttestor a({}, Standard());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("uid:1001")));
   EXPECT_THAT(*s, Contains(U("user:alice")));
@@ -169,19 +169,19 @@ TEST(UnixAttestorTest, NamesAreCachedForTheirTtl) {
   FakeProcessInfo* fake = proc.get();
   absl::Time now = absl::FromUnixSeconds(1000);
   UnixAttestor a({}, std::move(proc), [&now] { return now; });
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   const int first = fake->name_lookups;  // user, group, 2 supplementary groups
   EXPECT_EQ(first, 4);
   // Within the TTL: no lookups, even after the database changed.
   fake->users[1001] = "bob";
   now += UnixAttestor::kNameTtl / 2;
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(fake->name_lookups, first);
   EXPECT_THAT(*s, Contains(U("user:alice")));
   // After it: looked up again, new name.
   now += UnixAttestor::kNameTtl;
-  s = a.Attest(7);
+  s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(fake->name_lookups, 2 * first);
   EXPECT_THAT(*s, Contains(U("user:bob")));
@@ -192,7 +192,7 @@ TEST(UnixAttestorTest, NoPathOrHashWithoutDiscoverWorkloadPath) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
   UnixAttestor a({}, std::move(p));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   for (const auto& sel : *s) {
     EXPECT_NE(sel.value.rfind("path:", 0), 0u);
@@ -203,7 +203,7 @@ TEST(UnixAttestorTest, NoPathOrHashWithoutDiscoverWorkloadPath) {
 
 TEST(UnixAttestorTest, PathAndSha256WithDiscoverWorkloadPath) {
   UnixAttestor a({true, 0}, Standard(), Now, SameNs());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
   EXPECT_THAT(*s, Contains(U("sha256:" + HexEncode(Sha256("binary content")))));
@@ -213,10 +213,10 @@ TEST(UnixAttestorTest, RepeatedCallUsesHashCacheWithoutReading) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
   UnixAttestor a({true, 0}, std::move(p), Now, SameNs());
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   int reads = raw->reads;
   EXPECT_GT(reads, 0);
-  absl::StatusOr<std::vector<Selector>> again = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> again = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(raw->reads, reads);
   EXPECT_EQ(a.hashes_computed(), 1u);
@@ -227,10 +227,10 @@ TEST(UnixAttestorTest, ChangedFileIdentityIsHashedAgain) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
   UnixAttestor a({true, 0}, std::move(p), Now, SameNs());
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   raw->procs[7].content = "new content!!!";
   raw->procs[7].file.ctime_sec = 99;
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(a.hashes_computed(), 2u);
   EXPECT_THAT(*s, Contains(U("sha256:" + HexEncode(Sha256("new content!!!")))));
@@ -238,7 +238,7 @@ TEST(UnixAttestorTest, ChangedFileIdentityIsHashedAgain) {
 
 TEST(UnixAttestorTest, ExecutableOverSizeLimitFails) {
   UnixAttestor a({true, 4}, Standard(), Now, SameNs());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("exceeds size limit"));
 }
@@ -247,7 +247,7 @@ TEST(UnixAttestorTest, NegativeSizeLimitNeverHashes) {
   auto p = Standard();
   FakeProcessInfo* raw = p.get();
   UnixAttestor a({true, -1}, std::move(p), Now, SameNs());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
   for (const auto& sel : *s) EXPECT_NE(sel.value.rfind("sha256:", 0), 0u);
@@ -258,7 +258,7 @@ TEST(UnixAttestorTest, NoPathForProcessInAnotherMountNamespace) {
   auto ns = SameNs();
   ns->of[7] = NamespaceId{4, 4026532999};
   UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
   // The content hash does not depend on the namespace.
@@ -271,7 +271,7 @@ TEST(UnixAttestorTest, SameInodeOnAnotherDeviceIsAnotherNamespace) {
   auto ns = SameNs();
   ns->of[7] = NamespaceId{5, ns->own->ino};
   UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
   EXPECT_EQ(a.paths_omitted(), 1u);
@@ -281,7 +281,7 @@ TEST(UnixAttestorTest, NoPathWhenWorkloadNamespaceIsUnreadable) {
   auto ns = SameNs();
   ns->of[7] = absl::PermissionDeniedError("open /proc/7/ns/mnt: Permission denied");
   UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
   EXPECT_THAT(*s, Contains(U("sha256:" + HexEncode(Sha256("binary content")))));
@@ -292,7 +292,7 @@ TEST(UnixAttestorTest, NoPathWhenAgentNamespaceIsUnreadable) {
   auto ns = SameNs();
   ns->own = absl::InternalError("/proc/self/ns/mnt is not a namespace file");
   UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
   EXPECT_EQ(a.paths_omitted(), 1u);
@@ -303,7 +303,7 @@ TEST(UnixAttestorTest, NamespaceIsReadAfterThePath) {
   FakeProcessInfo* raw = p.get();
   auto ns = std::make_unique<FakeMountNamespaces>(&raw->events);
   UnixAttestor a({true, 0}, std::move(p), Now, std::move(ns));
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(7);
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({7}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U("path:/usr/bin/workload")));
   EXPECT_EQ(raw->events, (std::vector<std::string>{"path", "mount_ns"}));
@@ -345,7 +345,7 @@ TEST(UnixAttestorTest, OmissionLogIsRateLimited) {
   absl::Time now = absl::FromUnixSeconds(1000);
   UnixAttestor a(
       {true, 0}, Standard(), [&now] { return now; }, std::move(ns));
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(a.Attest(7).ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   EXPECT_EQ(a.paths_omitted(), 50u);
   std::vector<std::string> lines = log.Lines("left out unix:path");
   ASSERT_EQ(lines.size(), 1u);
@@ -354,11 +354,11 @@ TEST(UnixAttestorTest, OmissionLogIsRateLimited) {
   EXPECT_THAT(lines[0], HasSubstr("omissions=1 "));
   // Still inside the interval: nothing more.
   now += UnixAttestor::kPathOmittedLogInterval - absl::Seconds(1);
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   EXPECT_EQ(log.Lines("left out unix:path").size(), 1u);
   // After it: one line counting everything left out since the first.
   now += absl::Seconds(1);
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   lines = log.Lines("left out unix:path");
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_THAT(lines[1], HasSubstr("omissions=51 "));
@@ -369,7 +369,7 @@ TEST(UnixAttestorTest, UnreadableNamespaceIsLoggedWithTheReason) {
   auto ns = SameNs();
   ns->of[7] = absl::PermissionDeniedError("open /proc/7/ns/mnt: Permission denied");
   UnixAttestor a({true, 0}, Standard(), Now, std::move(ns));
-  ASSERT_TRUE(a.Attest(7).ok());
+  ASSERT_TRUE(a.Attest({7}, absl::InfiniteFuture()).ok());
   std::vector<std::string> lines = log.Lines("left out unix:path");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], HasSubstr("cannot read the mount namespace of the workload: open "
@@ -379,7 +379,7 @@ TEST(UnixAttestorTest, UnreadableNamespaceIsLoggedWithTheReason) {
 
 TEST(UnixAttestorTest, MissingProcessIsNotFound) {
   UnixAttestor a({}, Standard());
-  EXPECT_EQ(a.Attest(8).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.Attest({8}, absl::InfiniteFuture()).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ParseProcStatusIdsTest, ParsesUidGidGroups) {
@@ -405,7 +405,7 @@ TEST(ParseProcStatusIdsTest, MalformedGidIsInvalidArgument) {
 // Real /proc of the test process.
 TEST(UnixAttestorRealProcTest, SelfSelectorsMatchTheKernel) {
   UnixAttestor a({true, 0}, NewLinuxProcessInfo());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(getpid());
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({getpid()}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U(absl::StrCat("uid:", geteuid()))));
   EXPECT_THAT(*s, Contains(U(absl::StrCat("gid:", getegid()))));
@@ -424,19 +424,21 @@ TEST(UnixAttestorRealProcTest, SelfSelectorsMatchTheKernel) {
 
 TEST(UnixAttestorRealProcTest, SecondCallHitsTheCache) {
   UnixAttestor a({true, 0}, NewLinuxProcessInfo());
-  ASSERT_TRUE(a.Attest(getpid()).ok());
-  ASSERT_TRUE(a.Attest(getpid()).ok());
+  ASSERT_TRUE(a.Attest({getpid()}, absl::InfiniteFuture()).ok());
+  ASSERT_TRUE(a.Attest({getpid()}, absl::InfiniteFuture()).ok());
   EXPECT_EQ(a.hashes_computed(), 1u);
 }
 
 TEST(UnixAttestorRealProcTest, SizeLimitBelowOwnBinaryFails) {
   UnixAttestor a({true, 16}, NewLinuxProcessInfo());
-  EXPECT_EQ(a.Attest(getpid()).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.Attest({getpid()}, absl::InfiniteFuture()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(UnixAttestorRealProcTest, GonePidIsNotFound) {
   UnixAttestor a({}, NewLinuxProcessInfo());
-  EXPECT_EQ(a.Attest(0x3ffffff0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.Attest({0x3ffffff0}, absl::InfiniteFuture()).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(LinuxMountNamespacesTest, OwnIsOwnPidsAndGonePidIsNotFound) {
@@ -532,7 +534,7 @@ TEST_F(MountNamespaceAttackTest, BindMountedImpostorGetsNoPathAndItsRealHash) {
   ASSERT_NE(*ns->Of(attacker.pid()), *ns->Own());
 
   UnixAttestor a({true, 0}, NewLinuxProcessInfo());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(attacker.pid());
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({attacker.pid()}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U(absl::StrCat("uid:", testutil::kTestUidA))));
   EXPECT_FALSE(HasSelectorWithPrefix(*s, "path:"));
@@ -548,7 +550,7 @@ TEST_F(MountNamespaceAttackTest, SameBinaryInTheAgentNamespaceGetsItsPath) {
   testutil::Subprocess legit({registered_, "600"}, AsNobody());
   ASSERT_TRUE(WaitForExe(&legit, registered_)) << legit.Stderr();
   UnixAttestor a({true, 0}, NewLinuxProcessInfo());
-  absl::StatusOr<std::vector<Selector>> s = a.Attest(legit.pid());
+  absl::StatusOr<std::vector<Selector>> s = a.Attest({legit.pid()}, absl::InfiniteFuture());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(*s, Contains(U(absl::StrCat("uid:", testutil::kTestUidA))));
   EXPECT_THAT(*s, Contains(U("path:" + registered_)));

@@ -391,6 +391,108 @@ TEST(SocketDirAttackTest, ServerMakesItsOwnDirectoryUnderStickyTmp) {
   EXPECT_NE(access(sock.c_str(), F_OK), 0);
 }
 
+// The same race against 200 starts of the real signet-server (memory
+// datastore and key manager, so a start is quick): its admin socket
+// tmp/signet-server/private/api.sock, the attacker under uid 65534 keeping
+// tmp/signet-server/private pre-created 0777 and swapping api.sock for a link
+// to the canary the moment it appears. Every other start finds the
+// attacker's directory (the server must refuse it and exit 1); the others
+// find the server's own directories from an earlier start, with the attacker
+// watching them, and serve. The canary never changes.
+TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200RealServerStarts) {
+  if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the attacker under another uid";
+  Sandbox box;
+  const std::string server_dir = box.tmp() + "/signet-server";
+  const std::string priv = server_dir + "/private";
+  const std::string sock = priv + "/api.sock";
+  testutil::WriteFile(
+      box.File("server.yaml"),
+      absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: 0\n  socket_path: \"", sock,
+                   "\"\n  trust_domain: \"example.org\"\n  data_dir: \"", box.File("data"),
+                   "\"\nplugins:\n  DataStore:\n    sql:\n      database_type: \"memory\"\n"
+                   "  KeyManager:\n    memory: {}\n  NodeAttestor:\n    join_token: {}\n"));
+  AttackPaths p;
+  Copy(p.tmp, box.tmp());
+  Copy(p.agent, server_dir);
+  Copy(p.pub, priv);
+  Copy(p.sock, sock);
+  Copy(p.stolen, priv + "/stolen.sock");
+  Copy(p.canary, box.canary());
+  int ready[2], stop[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(stop, O_CLOEXEC), 0);
+  const pid_t attacker = fork();
+  ASSERT_GE(attacker, 0);
+  if (attacker == 0) {
+    close(ready[0]);
+    close(stop[1]);
+    AttackerMain(p, ready[1], stop[0]);
+  }
+  close(ready[1]);
+  close(stop[0]);
+  char b = 0;
+  ASSERT_EQ(read(ready[0], &b, 1), 1) << "the attacker did not start";
+  close(ready[0]);
+
+  int refused = 0, served = 0;
+  for (int i = 0; i < 200; ++i) {
+    if (i % 2 == 0) {
+      ASSERT_TRUE(testutil::WaitFor([&] { return access(priv.c_str(), F_OK) == 0; })) << i;
+    } else {
+      ASSERT_EQ(kill(attacker, SIGSTOP), 0);
+      int st = 0;
+      ASSERT_EQ(waitpid(attacker, &st, WUNTRACED), attacker);
+      ASSERT_TRUE(WIFSTOPPED(st));
+      const std::string trash = box.File(absl::StrCat("trash-", i));
+      if (rename(server_dir.c_str(), trash.c_str()) == 0) {
+        std::error_code ec;
+        std::filesystem::remove_all(trash, ec);
+        ASSERT_FALSE(ec) << ec.message();
+      }
+      ASSERT_EQ(mkdir(server_dir.c_str(), 0750), 0);
+      ASSERT_EQ(mkdir(priv.c_str(), 0750), 0);
+      ASSERT_EQ(kill(attacker, SIGCONT), 0);
+    }
+    testutil::Subprocess proc({testutil::ServerBinary(), "run", "-config", box.File("server.yaml")});
+    auto healthy = [&] {
+      return testutil::Run({testutil::ServerBinary(), "healthcheck", "-socketPath", sock})
+                 .exit_code == 0;
+    };
+    ASSERT_TRUE(testutil::WaitFor([&] { return !proc.Running() || healthy(); }))
+        << "start " << i << ": " << proc.Stderr();
+    if (proc.Running()) {
+      ++served;
+      EXPECT_EQ(i % 2, 1) << "start " << i << " served from the attacker's directory";
+      struct stat st;
+      ASSERT_EQ(lstat(sock.c_str(), &st), 0);
+      EXPECT_TRUE(S_ISSOCK(st.st_mode)) << "start " << i;
+      EXPECT_EQ(st.st_mode & 07777, 0770u) << "start " << i;
+      EXPECT_EQ(proc.Stop(), 0) << "start " << i;
+    } else {
+      ++refused;
+      EXPECT_EQ(i % 2, 0) << "start " << i << " refused its own directory: " << proc.Stderr();
+      EXPECT_EQ(proc.Stop(), 1) << "start " << i;
+      EXPECT_THAT(proc.Stderr(), HasSubstr(OwnerMessage(server_dir, sock, kTestUidA)))
+          << "start " << i;
+    }
+    ASSERT_TRUE(box.CanaryUntouched()) << "after start " << i;
+    if (::testing::Test::HasFailure()) break;
+    const std::string trash = box.File(absl::StrCat("trash-", i, "-end"));
+    ASSERT_EQ(rename(server_dir.c_str(), trash.c_str()), 0) << strerror(errno);
+    std::error_code ec;
+    std::filesystem::remove_all(trash, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+  close(stop[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(box.CanaryUntouched());
+  EXPECT_EQ(refused, 100);
+  EXPECT_EQ(served, 100);
+  std::cerr << "signet-server: refused " << refused << ", served " << served << " of 200 starts\n";
+}
+
 // ---------------------------------------------------------------------------
 // Item 7: no stale admin socket, whichever way the server ends.
 

@@ -149,59 +149,110 @@ void Copy(char (&dst)[256], const std::string& src) {
   }
 }
 
+// SwapRace runs AttackerMain in a forked child against the directories
+// `outer`/`inner` (socket `inner`/api.sock) under box.tmp(), and prepares
+// each start: even starts find the attacker's pre-created 0777 directory,
+// odd ones the daemon's own directories (`own_mode`, made with the attacker
+// stopped) with the attacker watching the socket directory.
+class SwapRace {
+ public:
+  SwapRace(const Sandbox& box, const std::string& outer, const std::string& inner)
+      : box_(box), outer_(outer), inner_(inner) {}
+  ~SwapRace() { Finish(); }
+  SwapRace(const SwapRace&) = delete;
+  SwapRace& operator=(const SwapRace&) = delete;
+
+  std::string socket() const { return inner_ + "/api.sock"; }
+
+  // Start forks the attacker and waits until it has planted its directory.
+  void Start() {
+    AttackPaths p;
+    Copy(p.tmp, box_.tmp());
+    Copy(p.agent, outer_);
+    Copy(p.pub, inner_);
+    Copy(p.sock, socket());
+    Copy(p.stolen, inner_ + "/stolen.sock");
+    Copy(p.canary, box_.canary());
+    int ready[2];
+    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(stop_, O_CLOEXEC), 0);
+    // No other thread runs in this test process yet: the child may run code.
+    attacker_ = fork();
+    ASSERT_GE(attacker_, 0);
+    if (attacker_ == 0) {
+      close(ready[0]);
+      close(stop_[1]);
+      AttackerMain(p, ready[1], stop_[0]);
+    }
+    close(ready[1]);
+    close(stop_[0]);
+    char b = 0;
+    ASSERT_EQ(read(ready[0], &b, 1), 1) << "the attacker did not start";
+    close(ready[0]);
+  }
+
+  // Prepare sets up start `i` (see the class comment).
+  void Prepare(int i, mode_t own_mode) {
+    if (i % 2 == 0) {
+      ASSERT_TRUE(testutil::WaitFor([&] { return access(inner_.c_str(), F_OK) == 0; })) << i;
+      return;
+    }
+    ASSERT_EQ(kill(attacker_, SIGSTOP), 0);
+    int st = 0;
+    ASSERT_EQ(waitpid(attacker_, &st, WUNTRACED), attacker_);
+    ASSERT_TRUE(WIFSTOPPED(st));
+    const std::string trash = box_.File(absl::StrCat("trash-", i));
+    if (rename(outer_.c_str(), trash.c_str()) == 0) {
+      std::error_code ec;
+      std::filesystem::remove_all(trash, ec);
+      ASSERT_FALSE(ec) << ec.message();
+    }
+    ASSERT_EQ(mkdir(outer_.c_str(), own_mode), 0);
+    ASSERT_EQ(mkdir(inner_.c_str(), own_mode), 0);
+    ASSERT_EQ(kill(attacker_, SIGCONT), 0);
+  }
+
+  // CleanUp moves the directory out of the attacker's reach in one step (it
+  // re-plants as soon as it notices), then removes it.
+  void CleanUp(int i) {
+    const std::string trash = box_.File(absl::StrCat("trash-", i, "-end"));
+    ASSERT_EQ(rename(outer_.c_str(), trash.c_str()), 0) << strerror(errno);
+    std::error_code ec;
+    std::filesystem::remove_all(trash, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+
+  // Finish stops the attacker; its exit status (0 when it ran as planned).
+  int Finish() {
+    if (attacker_ <= 0) return finished_status_;
+    close(stop_[1]);
+    int status = 0;
+    if (waitpid(attacker_, &status, 0) != attacker_) status = -1;
+    attacker_ = -1;
+    finished_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return finished_status_;
+  }
+
+ private:
+  const Sandbox& box_;
+  const std::string outer_, inner_;
+  pid_t attacker_ = -1;
+  int stop_[2] = {-1, -1};
+  int finished_status_ = -1;
+};
+
 TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutside) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the attacker under another uid";
   Sandbox box;
   const std::string agent_dir = box.tmp() + "/signet-agent";
   const std::string pub = agent_dir + "/public";
-  const std::string sock = pub + "/api.sock";
-  AttackPaths p;
-  Copy(p.tmp, box.tmp());
-  Copy(p.agent, agent_dir);
-  Copy(p.pub, pub);
-  Copy(p.sock, sock);
-  Copy(p.stolen, pub + "/stolen.sock");
-  Copy(p.canary, box.canary());
-  int ready[2], stop[2];
-  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
-  ASSERT_EQ(pipe2(stop, O_CLOEXEC), 0);
-  // No other thread runs in this test process yet: the child may run code.
-  const pid_t attacker = fork();
-  ASSERT_GE(attacker, 0);
-  if (attacker == 0) {
-    close(ready[0]);
-    close(stop[1]);
-    AttackerMain(p, ready[1], stop[0]);
-  }
-  close(ready[1]);
-  close(stop[0]);
-  char b = 0;
-  ASSERT_EQ(read(ready[0], &b, 1), 1) << "the attacker did not start";
-  close(ready[0]);
+  SwapRace race(box, agent_dir, pub);
+  const std::string sock = race.socket();
+  ASSERT_NO_FATAL_FAILURE(race.Start());
 
   int refused = 0, served = 0;
   for (int i = 0; i < 200; ++i) {
-    if (i % 2 == 0) {
-      // The attacker's pre-created directory (it re-plants after every
-      // cleanup): refused.
-      ASSERT_TRUE(testutil::WaitFor([&] { return access(pub.c_str(), F_OK) == 0; })) << i;
-    } else {
-      // The daemon's own directories, left from an earlier start, with the
-      // attacker watching the socket directory for the socket to appear.
-      ASSERT_EQ(kill(attacker, SIGSTOP), 0);
-      int st = 0;
-      ASSERT_EQ(waitpid(attacker, &st, WUNTRACED), attacker);
-      ASSERT_TRUE(WIFSTOPPED(st));
-      const std::string trash = box.File(absl::StrCat("trash-", i));
-      if (rename(agent_dir.c_str(), trash.c_str()) == 0) {
-        std::error_code ec;
-        std::filesystem::remove_all(trash, ec);
-        ASSERT_FALSE(ec) << ec.message();
-      }
-      ASSERT_EQ(mkdir(agent_dir.c_str(), 0755), 0);
-      ASSERT_EQ(mkdir(pub.c_str(), 0755), 0);
-      ASSERT_EQ(kill(attacker, SIGCONT), 0);
-    }
+    ASSERT_NO_FATAL_FAILURE(race.Prepare(i, 0755));
     absl::StatusOr<std::unique_ptr<UnixSocketServer>> uss =
         UnixSocketServer::Create(sock, 0755, 0777);
     if (uss.ok()) {
@@ -227,18 +278,9 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200StartsChangesNothingOutsid
     }
     ASSERT_TRUE(box.CanaryUntouched()) << "after start " << i;
     if (::testing::Test::HasFailure()) break;
-    // Clean up for the next start: move the directory out of the attacker's
-    // reach in one step (it re-plants as soon as it notices), then remove it.
-    const std::string trash = box.File(absl::StrCat("trash-", i, "-end"));
-    ASSERT_EQ(rename(agent_dir.c_str(), trash.c_str()), 0) << strerror(errno);
-    std::error_code ec;
-    std::filesystem::remove_all(trash, ec);
-    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_NO_FATAL_FAILURE(race.CleanUp(i));
   }
-  close(stop[1]);
-  int status = 0;
-  ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(race.Finish(), 0);
   EXPECT_TRUE(box.CanaryUntouched());
   EXPECT_EQ(refused, 100);
   EXPECT_EQ(served, 100);
@@ -403,56 +445,19 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200RealServerStarts) {
   if (!testutil::IsRoot()) GTEST_SKIP() << "needs root to run the attacker under another uid";
   Sandbox box;
   const std::string server_dir = box.tmp() + "/signet-server";
-  const std::string priv = server_dir + "/private";
-  const std::string sock = priv + "/api.sock";
+  SwapRace race(box, server_dir, server_dir + "/private");
+  const std::string sock = race.socket();
   testutil::WriteFile(
       box.File("server.yaml"),
       absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: 0\n  socket_path: \"", sock,
                    "\"\n  trust_domain: \"example.org\"\n  data_dir: \"", box.File("data"),
                    "\"\nplugins:\n  DataStore:\n    sql:\n      database_type: \"memory\"\n"
                    "  KeyManager:\n    memory: {}\n  NodeAttestor:\n    join_token: {}\n"));
-  AttackPaths p;
-  Copy(p.tmp, box.tmp());
-  Copy(p.agent, server_dir);
-  Copy(p.pub, priv);
-  Copy(p.sock, sock);
-  Copy(p.stolen, priv + "/stolen.sock");
-  Copy(p.canary, box.canary());
-  int ready[2], stop[2];
-  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
-  ASSERT_EQ(pipe2(stop, O_CLOEXEC), 0);
-  const pid_t attacker = fork();
-  ASSERT_GE(attacker, 0);
-  if (attacker == 0) {
-    close(ready[0]);
-    close(stop[1]);
-    AttackerMain(p, ready[1], stop[0]);
-  }
-  close(ready[1]);
-  close(stop[0]);
-  char b = 0;
-  ASSERT_EQ(read(ready[0], &b, 1), 1) << "the attacker did not start";
-  close(ready[0]);
+  ASSERT_NO_FATAL_FAILURE(race.Start());
 
   int refused = 0, served = 0;
   for (int i = 0; i < 200; ++i) {
-    if (i % 2 == 0) {
-      ASSERT_TRUE(testutil::WaitFor([&] { return access(priv.c_str(), F_OK) == 0; })) << i;
-    } else {
-      ASSERT_EQ(kill(attacker, SIGSTOP), 0);
-      int st = 0;
-      ASSERT_EQ(waitpid(attacker, &st, WUNTRACED), attacker);
-      ASSERT_TRUE(WIFSTOPPED(st));
-      const std::string trash = box.File(absl::StrCat("trash-", i));
-      if (rename(server_dir.c_str(), trash.c_str()) == 0) {
-        std::error_code ec;
-        std::filesystem::remove_all(trash, ec);
-        ASSERT_FALSE(ec) << ec.message();
-      }
-      ASSERT_EQ(mkdir(server_dir.c_str(), 0750), 0);
-      ASSERT_EQ(mkdir(priv.c_str(), 0750), 0);
-      ASSERT_EQ(kill(attacker, SIGCONT), 0);
-    }
+    ASSERT_NO_FATAL_FAILURE(race.Prepare(i, 0750));
     testutil::Subprocess proc({testutil::ServerBinary(), "run", "-config", box.File("server.yaml")});
     auto healthy = [&] {
       return testutil::Run({testutil::ServerBinary(), "healthcheck", "-socketPath", sock})
@@ -477,16 +482,9 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200RealServerStarts) {
     }
     ASSERT_TRUE(box.CanaryUntouched()) << "after start " << i;
     if (::testing::Test::HasFailure()) break;
-    const std::string trash = box.File(absl::StrCat("trash-", i, "-end"));
-    ASSERT_EQ(rename(server_dir.c_str(), trash.c_str()), 0) << strerror(errno);
-    std::error_code ec;
-    std::filesystem::remove_all(trash, ec);
-    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_NO_FATAL_FAILURE(race.CleanUp(i));
   }
-  close(stop[1]);
-  int status = 0;
-  ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(race.Finish(), 0);
   EXPECT_TRUE(box.CanaryUntouched());
   EXPECT_EQ(refused, 100);
   EXPECT_EQ(served, 100);

@@ -10,12 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "attestors/workload_attestor.h"
 #include "common/config.h"
+#include "common/plugin_registry.h"
 
 namespace signet::attestors {
 
@@ -41,18 +40,20 @@ class WorkloadAttestorRegistry {
 
   // Register adds `name`; AlreadyExists when it is taken, InvalidArgument
   // for an empty name or factory.
-  [[nodiscard]] absl::Status Register(const std::string& name, WorkloadAttestorFactory factory)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  [[nodiscard]] absl::Status Register(const std::string& name, WorkloadAttestorFactory factory);
 
   // Find returns the factory of `name`, or null when none is registered.
-  WorkloadAttestorFactory Find(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
+  WorkloadAttestorFactory Find(const std::string& name) const;
 
   // Names returns every registered name, in registration order.
-  std::vector<std::string> Names() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::string> Names() const { return plugins_.Names(); }
 
  private:
-  mutable absl::Mutex mu_;
-  std::vector<std::pair<std::string, WorkloadAttestorFactory>> plugins_ ABSL_GUARDED_BY(mu_);
+  struct Plugin {
+    std::string name;
+    WorkloadAttestorFactory factory;
+  };
+  PluginRegistry<Plugin> plugins_{"workload attestor"};
 };
 
 // RegisterBuiltinWorkloadAttestors registers the plugins shipped with

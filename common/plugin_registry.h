@@ -82,6 +82,17 @@ class PluginRegistry {
   std::vector<std::unique_ptr<const Plugin>> plugins_ ABSL_GUARDED_BY(mu_);
 };
 
+// NewRegistryWithBuiltins returns a registry of `kind` holding `builtins`,
+// for a kind's process-wide registry (a function-local static). Built-ins have
+// distinct names; a clash is a programming error every test of that kind
+// catches, so it is not reported here.
+template <typename Plugin>
+PluginRegistry<Plugin>* NewRegistryWithBuiltins(std::string kind, std::vector<Plugin> builtins) {
+  auto* r = new PluginRegistry<Plugin>(std::move(kind));
+  for (Plugin& p : builtins) (void)r->Register(std::move(p));
+  return r;
+}
+
 }  // namespace signet
 
 #endif  // SIGNET_COMMON_PLUGIN_REGISTRY_H_

@@ -9,15 +9,8 @@
 namespace signet::agent {
 
 NodeAttestorRegistry& NodeAttestors() {
-  static NodeAttestorRegistry* const registry = [] {
-    auto* r = new NodeAttestorRegistry("node attestor");
-    for (NodeAttestorPlugin& p : BuiltinNodeAttestors()) {
-      // Built-ins have distinct names; a failure here is a programming error
-      // that every agent configuration test would catch.
-      (void)r->Register(std::move(p));
-    }
-    return r;
-  }();
+  static NodeAttestorRegistry* const registry =
+      NewRegistryWithBuiltins("node attestor", BuiltinNodeAttestors());
   return *registry;
 }
 

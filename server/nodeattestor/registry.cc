@@ -8,15 +8,8 @@
 namespace signet::server {
 
 NodeAttestorRegistry& NodeAttestors() {
-  static NodeAttestorRegistry* const registry = [] {
-    auto* r = new NodeAttestorRegistry("node attestor");
-    for (NodeAttestorPlugin& p : BuiltinNodeAttestors()) {
-      // Built-ins have distinct names; a failure here is a programming error
-      // that every test starting a server would catch.
-      (void)r->Register(std::move(p));
-    }
-    return r;
-  }();
+  static NodeAttestorRegistry* const registry =
+      NewRegistryWithBuiltins("node attestor", BuiltinNodeAttestors());
   return *registry;
 }
 

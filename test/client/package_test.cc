@@ -92,7 +92,7 @@ TEST(PackageTest, FindPackageAndLinkAfterInstall) {
 
 // The installed archive is the client library: SPIFFE IDs, bundles and SVID
 // verification, but none of the issuance code (signet_issuance, linked by the
-// server and the tests only).
+// server and the tests only) nor the server support code (signet_support).
 TEST(PackageTest, InstalledArchiveHasNoIssuanceCode) {
   testutil::TempDir dir;
   std::string prefix = dir.File("prefix");
@@ -131,6 +131,13 @@ TEST(PackageTest, InstalledArchiveHasNoIssuanceCode) {
         "signet::CsrPublicKey(", "signet::CsrUriSans(",
         "signet::X509Issuer::", "signet::VerifyIssuedX509Svid("}) {
     EXPECT_FALSE(defines(issuance)) << issuance << " is in " << archive;
+  }
+  // Nor server support (signet_support): YAML configuration, the unix socket
+  // server, the HTTP client.
+  for (const char* support :
+       {"signet::LoadYamlFile(", "signet::ConfigSection::", "signet::UnixSocketServer::",
+        "signet::OpenSocketDir(", "signet::http::HttpDo("}) {
+    EXPECT_FALSE(defines(support)) << support << " is in " << archive;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 

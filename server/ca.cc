@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/bundle_proto.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/status_macros.h"

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/bundle.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/openssl_util.h"
 #include "common/spiffe_id.h"

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/bundle.h"
 #include "common/jwt.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/reactor_order.h"

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 #include "gtest/gtest.h"

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/bundle.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/spiffe_id.h"
 #include "common/x509.h"

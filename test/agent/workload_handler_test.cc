@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/jwt.h"
 #include "common/keys.h"
 #include "common/x509.h"

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/config.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 #include "test/fakes/cgroup_sandbox.h"

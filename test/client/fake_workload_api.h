@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bundle.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/jwt.h"
 #include "common/keys.h"
 #include "common/x509.h"

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "test/testutil/testutil.h"
 
@@ -20,6 +24,10 @@ constexpr char kCmake[] = SIGNET_CMAKE_COMMAND;
 #ifndef SIGNET_CXX_COMPILER
 #define SIGNET_CXX_COMPILER "c++"
 #endif
+#ifndef SIGNET_NM
+#define SIGNET_NM "/usr/bin/nm"
+#endif
+constexpr char kNm[] = SIGNET_NM;
 #ifndef SIGNET_SANITIZE_FLAGS
 #define SIGNET_SANITIZE_FLAGS ""
 #endif
@@ -80,6 +88,57 @@ TEST(PackageTest, FindPackageAndLinkAfterInstall) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "authorized\n");
   EXPECT_EQ(access((prefix + "/bin/signet-helper").c_str(), X_OK), 0);
+}
+
+// The installed archive is the client library: SPIFFE IDs, bundles and SVID
+// verification, but none of the issuance code (signet_issuance, linked by the
+// server and the tests only) nor the server support code (signet_support).
+TEST(PackageTest, InstalledArchiveHasNoIssuanceCode) {
+  testutil::TempDir dir;
+  std::string prefix = dir.File("prefix");
+  testutil::RunResult r = testutil::Run(
+      {kCmake, "--install", testutil::BuildDir(), "--prefix", prefix, "--component", "client"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string archive;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(prefix)) {
+    if (entry.path().filename() == "libsignet.a") archive = entry.path().string();
+  }
+  ASSERT_FALSE(archive.empty()) << "no libsignet.a under " << prefix;
+  r = testutil::Run({kNm, "-C", "--defined-only", archive}, {}, absl::Seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> text_symbols;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+    // "<address> <type> <name>": keep code symbols (T/t) of namespace signet,
+    // without ABI tags ("CreateCsrDer[abi:cxx11](...)").
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    if (f.size() == 3 && (f[1] == "T" || f[1] == "t") && absl::StartsWith(f[2], "signet::")) {
+      text_symbols.push_back(absl::StrReplaceAll(f[2], {{"[abi:cxx11]", ""}}));
+    }
+  }
+  auto defines = [&](absl::string_view prefix_of_name) {
+    for (const std::string& s : text_symbols) {
+      if (absl::StartsWith(s, prefix_of_name)) return true;
+    }
+    return false;
+  };
+  // The check sees the archive's symbols at all: core functions are there.
+  EXPECT_TRUE(defines("signet::VerifyX509Svid("));
+  EXPECT_TRUE(defines("signet::ValidateJwtSvid("));
+  EXPECT_TRUE(defines("signet::CreateCsrDer("));
+  for (const char* issuance :
+       {"signet::CreateSelfSignedCa(", "signet::CreateIntermediateCa(", "signet::IssueLeaf(",
+        "signet::IssueLeafFromCsr(", "signet::ParseCsrDer(", "signet::ParseCsrPublicKey(",
+        "signet::CsrPublicKey(", "signet::CsrUriSans(",
+        "signet::X509Issuer::", "signet::VerifyIssuedX509Svid("}) {
+    EXPECT_FALSE(defines(issuance)) << issuance << " is in " << archive;
+  }
+  // Nor server support (signet_support): YAML configuration, the unix socket
+  // server, the HTTP client.
+  for (const char* support :
+       {"signet::LoadYamlFile(", "signet::ConfigSection::", "signet::UnixSocketServer::",
+        "signet::OpenSocketDir(", "signet::http::HttpDo("}) {
+    EXPECT_FALSE(defines(support)) << support << " is in " << archive;
+  }
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/bundle.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/jwt.h"
 #include "common/keys.h"
 #include "common/spiffe_id.h"

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 #include "gtest/gtest.h"

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/bundle.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/openssl_util.h"
 #include "common/x509.h"

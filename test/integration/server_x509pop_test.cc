@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 #include "test/integration/server_test_fixture.h"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 #include "gtest/gtest.h"

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "common/issuance/x509_issuer.h"
 #include "common/keys.h"
 #include "common/x509.h"
 

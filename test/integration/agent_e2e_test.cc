@@ -526,21 +526,33 @@ void ExpectAttestedAgainAfterSwitch(ServerProcess& server, const std::string& bu
   ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
   const std::string path = agent.socket();
   pid_t child = fork();
+  ASSERT_GE(child, 0);
   if (child == 0) {
-    if (!BecomeA(what)) _exit(1);
+    // Exit codes name the step that failed.
+    close(sp[0]);
+    close(go[1]);
+    if (!BecomeA(what)) _exit(11);
     int fd = ConnectUnix(path);
-    if (fd < 0) _exit(1);
-    if (!SendFd(sp[1], fd)) _exit(1);
+    if (fd < 0) _exit(12);
+    if (!SendFd(sp[1], fd)) _exit(13);
     char c;
-    if (read(go[0], &c, 1) != 1) _exit(1);
-    if (!BecomeB(what)) _exit(1);
-    if (write(sp[1], "s", 1) != 1) _exit(1);
-    if (read(go[0], &c, 1) != 1) _exit(1);
+    if (read(go[0], &c, 1) != 1) _exit(14);
+    if (!BecomeB(what)) _exit(15);
+    if (write(sp[1], "s", 1) != 1) _exit(16);
+    if (read(go[0], &c, 1) != 1) _exit(17);
     _exit(0);
   }
+  // Only the child holds these ends: a child that dies gives EOF, not a hang.
   close(go[0]);
+  close(sp[1]);
+  auto child_status = [&] {
+    int st = 0;
+    waitpid(child, &st, 0);
+    return WIFEXITED(st) ? absl::StrCat("child exited ", WEXITSTATUS(st))
+                         : absl::StrCat("child ended by signal ", WTERMSIG(st));
+  };
   int fd = RecvFd(sp[0]);
-  ASSERT_GE(fd, 0);
+  ASSERT_GE(fd, 0) << child_status();
   auto stub = SpiffeWorkloadAPI::NewStub(grpc::CreateInsecureChannelFromFd("agent", fd));
   auto fetch = [&](X509SVIDResponse* m) {
     auto ctx = Ctx(true, absl::Seconds(10));
@@ -562,17 +574,14 @@ void ExpectAttestedAgainAfterSwitch(ServerProcess& server, const std::string& bu
   EXPECT_EQ(m.svids(0).spiffe_id(), absl::StrCat("spiffe://example.org/", selector_kind, "-a"));
   ASSERT_EQ(write(go[1], "g", 1), 1);
   char c;
-  ASSERT_EQ(read(sp[0], &c, 1), 1);
+  ASSERT_EQ(read(sp[0], &c, 1), 1) << child_status();
   ASSERT_TRUE(fetch(&m));
   ASSERT_EQ(m.svids_size(), 1);
   EXPECT_EQ(m.svids(0).spiffe_id(), absl::StrCat("spiffe://example.org/", selector_kind, "-b"));
   ASSERT_EQ(write(go[1], "g", 1), 1);
   close(go[1]);
   close(sp[0]);
-  close(sp[1]);
-  int st;
-  waitpid(child, &st, 0);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_EQ(child_status(), "child exited 0");
 }
 
 TEST_F(AgentE2ETest, CallerThatSwitchesUserOnItsConnectionIsAttestedAgain) {

@@ -22,7 +22,11 @@ case "$mode" in
     build_dir=build-asan
     sanitize=address,undefined,fuzzer-no-link
     fuzz=ON
-    default_filter=()
+    # Left out: the tests that bound a daemon's resident memory (RSS after a
+    # flood, the JWT cache's bytes). ASan's allocator keeps freed memory in
+    # quarantine and never hands it back (malloc_trim does nothing there), so
+    # an RSS bound says nothing under it; the release suite runs them.
+    default_filter=(-E '^(AgentFloodTest\.(MemoryReturnsAfterFlood|JwtCacheIsBoundedByBytes)|PreauthFloodTest\.FloodOfOversizedAttestsIsRefusedAndLeavesRssBounded)$')
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     ;;

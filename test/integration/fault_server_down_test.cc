@@ -60,7 +60,9 @@ TEST_F(FaultTest, ServerDownOpenStreamSeesNoErrorAndGetsUpdatesAfterReturn) {
   CreateEntry("spiffe://example.org/steady");
   FetchUntilOk();
   auto stub = agent_->Client();
-  auto ctx = Ctx(true, absl::Seconds(90));
+  // Generous: see AgentReconnectsWithBackoffWhileServerIsDown on how long the
+  // agent's first Sync after a server restart can take.
+  auto ctx = Ctx(true, absl::Seconds(240));
   auto reader = stub->FetchX509SVID(ctx.get(), X509SVIDRequest());
   X509SVIDResponse m;
   ASSERT_TRUE(reader->Read(&m));
@@ -125,10 +127,11 @@ TEST_F(FaultTest, AgentReconnectsWithBackoffWhileServerIsDown) {
         r = agent_->Cli({"api", "fetch", "x509"});
         return absl::StrContains(r.out, "backoff-2");
       },
-      // Generous: after a restart the agent's next Sync can take 10-30 s on
-      // this machine (gRPC's reconnect backoff plus TLS handshakes the server
-      // closes; under investigation), and only the arrival is checked here.
-      absl::Seconds(90)))
+      // Generous: after a restart the agent's next Sync took from 10 s to over
+      // 90 s (under ASan) on this machine: TLS handshakes the restarted server
+      // does not complete (a known defect, under investigation). Only the
+      // arrival is checked here.
+      absl::Seconds(240)))
       << agent_->Logs() << "\nserver:\n" << server_.Logs();
 }
 

@@ -62,7 +62,7 @@ TEST_F(FaultTest, ServerDownOpenStreamSeesNoErrorAndGetsUpdatesAfterReturn) {
   auto stub = agent_->Client();
   // Generous: see AgentReconnectsWithBackoffWhileServerIsDown on how long the
   // agent's first Sync after a server restart can take.
-  auto ctx = Ctx(true, absl::Seconds(240));
+  auto ctx = Ctx(true, absl::Seconds(500));
   auto reader = stub->FetchX509SVID(ctx.get(), X509SVIDRequest());
   X509SVIDResponse m;
   ASSERT_TRUE(reader->Read(&m));
@@ -128,10 +128,10 @@ TEST_F(FaultTest, AgentReconnectsWithBackoffWhileServerIsDown) {
         return absl::StrContains(r.out, "backoff-2");
       },
       // Generous: after a restart the agent's next Sync took from 10 s to over
-      // 90 s (under ASan) on this machine: TLS handshakes the restarted server
+      // 200 s (under ASan) on this machine: TLS handshakes the restarted server
       // does not complete (a known defect, under investigation). Only the
       // arrival is checked here.
-      absl::Seconds(240)))
+      absl::Seconds(500)))
       << agent_->Logs() << "\nserver:\n" << server_.Logs();
 }
 

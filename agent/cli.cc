@@ -215,11 +215,13 @@ class OutputDir {
     }
     fd_ = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) {
-      return absl::InternalError(absl::StrCat("cannot open directory ", path, ": ", strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot open directory ", path, ": ", strerror(errno)));
     }
     struct stat st;
     if (fstat(fd_, &st) != 0) {
-      return absl::InternalError(absl::StrCat("cannot stat directory ", path, ": ", strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot stat directory ", path, ": ", strerror(errno)));
     }
     if (st.st_uid != geteuid() && st.st_uid != 0) {
       return absl::PermissionDeniedError(absl::StrCat(
@@ -227,8 +229,9 @@ class OutputDir {
           "); refusing to write SVIDs and keys there"));
     }
     if ((st.st_mode & 0022) != 0 && (st.st_mode & S_ISVTX) == 0) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "directory ", path, " is writable by other users; refusing to write SVIDs and keys there"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("directory ", path,
+                       " is writable by other users; refusing to write SVIDs and keys there"));
     }
     return absl::OkStatus();
   }

@@ -141,8 +141,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     a.Error("selector_cache_ttl", "must be between 0s and 1m");
     c.selector_cache_ttl = absl::Seconds(1);
   }
-  c.max_connections =
-      static_cast<int>(a.Int("max_connections", c.max_connections, 1, 1 << 20));
+  c.max_connections = static_cast<int>(a.Int("max_connections", c.max_connections, 1, 1 << 20));
   c.max_connections_per_uid =
       static_cast<int>(a.Int("max_connections_per_uid", c.max_connections_per_uid, 1, 1 << 20));
   if (c.max_connections_per_uid > c.max_connections) {
@@ -156,8 +155,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path,
     c.connection_preface_timeout = absl::Seconds(10);
   }
   c.connection_idle_timeout = a.Duration("connection_idle_timeout", c.connection_idle_timeout);
-  if (c.connection_idle_timeout < absl::Seconds(1) ||
-      c.connection_idle_timeout > absl::Hours(24)) {
+  if (c.connection_idle_timeout < absl::Seconds(1) || c.connection_idle_timeout > absl::Hours(24)) {
     a.Error("connection_idle_timeout", "must be between 1s and 24h");
     c.connection_idle_timeout = absl::Minutes(5);
   }

@@ -66,7 +66,6 @@ struct AttestOutcome {
                                                         const AgentConfig& config,
                                                         const EVP_PKEY* agent_key);
 
-
 }  // namespace signet::agent
 
 #endif  // SIGNET_AGENT_NODE_CLIENT_H_

@@ -90,8 +90,8 @@ ConnectionLimits WorkloadConnectionLimits(const AgentConfig& config) {
   l.preface_timeout = config.connection_preface_timeout;
   struct rlimit nofile;
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
-    const int64_t fit = std::max<int64_t>(
-        1, (static_cast<int64_t>(nofile.rlim_cur) - kReservedDescriptors) / 3);
+    const int64_t fit =
+        std::max<int64_t>(1, (static_cast<int64_t>(nofile.rlim_cur) - kReservedDescriptors) / 3);
     if (fit < l.max_connections) {
       LogWarn("max_connections lowered to fit the open-files limit",
               {{"max_connections", absl::StrCat(l.max_connections)},

@@ -874,10 +874,9 @@ grpc::Status WorkloadHandler::ValidateJWTSVID(grpc::ServerContext* ctx,
     return ToGrpc(absl::InvalidArgumentError("audience must be specified"));
   }
   if (req->audience().size() > kMaxJwtAudienceBytes) {
-    return ToGrpc(absl::InvalidArgumentError(absl::StrCat("audience is too long: ",
-                                                          req->audience().size(),
-                                                          " bytes (at most ",
-                                                          kMaxJwtAudienceBytes, ")")));
+    return ToGrpc(
+        absl::InvalidArgumentError(absl::StrCat("audience is too long: ", req->audience().size(),
+                                                " bytes (at most ", kMaxJwtAudienceBytes, ")")));
   }
   if (req->svid().empty()) return ToGrpc(absl::InvalidArgumentError("svid must be specified"));
   std::shared_ptr<const AgentSnapshot> snap = config_.manager->Snapshot();

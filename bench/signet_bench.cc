@@ -977,26 +977,26 @@ class Bench {
         },
         absl::Seconds(10), absl::Milliseconds(100));
     const Stats su = Summarise(unloaded), sl = Summarise(loaded);
-    const bool met = sl.p99 <= 2 * su.p99 && new_conn_failures == 0 &&
-                     rss_after <= rss_before * 12 / 10;
+    const bool met =
+        sl.p99 <= 2 * su.p99 && new_conn_failures == 0 && rss_after <= rss_before * 12 / 10;
     sink_.Note(absl::StrFormat(
         "10: agent RSS %d kB before the flood, %d kB during, %d kB after; %d of 200 calls on new "
         "connections during the flood failed",
         rss_before, rss_during, rss_after, new_conn_failures));
-    sink_.Add({"10",
-               absl::StrCat("FetchX509SVID first message on an open connection while uid ",
-                            kFlooderUid, " keeps ", kRing,
-                            " connections open and replaces them in a loop (per-uid cap 1024); "
-                            "unloaded = same calls before the flood (",
-                            sl.n, " calls; RSS before/after ", rss_before / 1024, "/",
-                            rss_after / 1024, " MB; new-connection failures ", new_conn_failures,
-                            ")"),
-               Fmt(sl.median * 1000, 0, "µs"), Fmt(sl.p99 * 1000, 0, "µs"),
-               absl::StrCat("unloaded ", Fmt(su.median * 1000, 0, "µs"), " / p99 ",
-                            Fmt(su.p99 * 1000, 0, "µs")),
-               absl::StrCat(Ratio(sl.median, su.median), " / p99 ", Ratio(sl.p99, su.p99)),
-               "p99 ≤ 2x unloaded, no refusal, RSS after ≤ 1.2x before", Yes(met),
-               sl.p99 / su.p99 / 2, "10 p99 / (2x unloaded)"});
+    sink_.Add(
+        {"10",
+         absl::StrCat("FetchX509SVID first message on an open connection while uid ", kFlooderUid,
+                      " keeps ", kRing,
+                      " connections open and replaces them in a loop (per-uid cap 1024); "
+                      "unloaded = same calls before the flood (",
+                      sl.n, " calls; RSS before/after ", rss_before / 1024, "/", rss_after / 1024,
+                      " MB; new-connection failures ", new_conn_failures, ")"),
+         Fmt(sl.median * 1000, 0, "µs"), Fmt(sl.p99 * 1000, 0, "µs"),
+         absl::StrCat("unloaded ", Fmt(su.median * 1000, 0, "µs"), " / p99 ",
+                      Fmt(su.p99 * 1000, 0, "µs")),
+         absl::StrCat(Ratio(sl.median, su.median), " / p99 ", Ratio(sl.p99, su.p99)),
+         "p99 ≤ 2x unloaded, no refusal, RSS after ≤ 1.2x before", Yes(met), sl.p99 / su.p99 / 2,
+         "10 p99 / (2x unloaded)"});
     return absl::OkStatus();
   }
 

@@ -141,7 +141,8 @@ class BoundedStream final : public httplib::Stream {
       ssize_t n;
       if (ssl_ != nullptr) {
         ERR_clear_error();
-        int r = SSL_write(ssl_, ptr + done, static_cast<int>(std::min<size_t>(size - done, 1 << 20)));
+        int r =
+            SSL_write(ssl_, ptr + done, static_cast<int>(std::min<size_t>(size - done, 1 << 20)));
         if (r > 0) {
           n = r;
         } else {

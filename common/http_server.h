@@ -78,7 +78,7 @@ struct HttpServerOptions {
   absl::Duration connection_deadline = absl::Seconds(10);
   size_t max_header_bytes = 8192;  // request line and headers
   size_t max_body_bytes = 64 * 1024;
-  int threads = 2;                // connections served at once
+  int threads = 2;                 // connections served at once
   int max_queued_connections = 8;  // accepted, waiting for a thread
   std::optional<HttpTlsOptions> tls;
   // Logged with each rejected connection ("health_checks", "metrics", ...).

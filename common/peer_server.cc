@@ -86,7 +86,8 @@ absl::StatusOr<std::unique_ptr<UnixSocketServer>> UnixSocketServer::Create(const
   }
   auto fail = [&](absl::Status s, const struct stat* bound) {
     close(fd);
-    if (bound != nullptr) UnlinkSocketIfSame(dir.fd, dir.name.c_str(), bound->st_dev, bound->st_ino);
+    if (bound != nullptr)
+      UnlinkSocketIfSame(dir.fd, dir.name.c_str(), bound->st_dev, bound->st_ino);
     close(dir.fd);
     return s;
   };
@@ -375,8 +376,8 @@ void UnixSocketServer::LogRefusal(Refusal why, const PeerCred& cred, absl::Time 
                             ") reached for this uid");
       break;
     case Refusal::kPreface:
-      reason = absl::StrCat("no HTTP/2 preface within ",
-                            absl::FormatDuration(limits_.preface_timeout));
+      reason =
+          absl::StrCat("no HTTP/2 preface within ", absl::FormatDuration(limits_.preface_timeout));
       break;
     case Refusal::kNotHttp2:
       reason = "first bytes are not an HTTP/2 client preface";
@@ -398,7 +399,8 @@ absl::Duration UnixSocketServer::NextTimeout(absl::Time now) const {
   for (const auto& [fd, t] : tracked_) {
     if (t.pending) next = std::min(next, t.deadline);
   }
-  if (live_count_.load() > 0 || trims_left_ > 0) next = std::min(next, last_sweep_ + kSweepInterval);
+  if (live_count_.load() > 0 || trims_left_ > 0)
+    next = std::min(next, last_sweep_ + kSweepInterval);
   if (next == absl::InfiniteFuture()) return absl::InfiniteDuration();
   return std::max(next - now, absl::ZeroDuration());
 }

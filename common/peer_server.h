@@ -66,8 +66,8 @@ class UnixSocketServer {
   void Start(grpc::Server* server);
   // Stop stops accepting, joins the accept thread, closes the listening
   // socket and unlinks the socket file (only if it is still the one we
-  // bound, looked up in its directory's descriptor). Idempotent; also run by the destructor. Call it before
-  // server->Shutdown() so that no connection is handed over afterwards.
+  // bound, looked up in its directory's descriptor). Idempotent; also run by the destructor. Call
+  // it before server->Shutdown() so that no connection is handed over afterwards.
   void Stop();
 
   // SetLimits sets the connection limits; call it before Start.
@@ -93,7 +93,7 @@ class UnixSocketServer {
   // The accept thread's view of one accepted connection.
   struct Tracked {
     uid_t uid = 0;
-    ino_t ino = 0;  // the socket's inode: tells a reused fd number apart
+    ino_t ino = 0;         // the socket's inode: tells a reused fd number apart
     bool pending = false;  // still ours, waiting for its first bytes
     absl::Time deadline = absl::InfiniteFuture();  // for the first bytes
     PeerCred cred;

@@ -102,8 +102,8 @@ void ReadServer(ConfigSection s, ServerConfig& c) {
   }
   if (c.agent_ttl > c.ca_ttl) s.Error("agent_ttl", "must not be longer than ca_ttl");
   c.audit_log_enabled = s.Bool("audit_log_enabled", false);
-  c.attestation_max_concurrent = static_cast<int>(
-      s.Int("attestation_max_concurrent", c.attestation_max_concurrent, 1, 10000));
+  c.attestation_max_concurrent =
+      static_cast<int>(s.Int("attestation_max_concurrent", c.attestation_max_concurrent, 1, 10000));
   c.attestation_timeout = ReadPositiveDuration(s, "attestation_timeout", c.attestation_timeout);
   if (c.attestation_timeout > absl::Minutes(10)) {
     s.Error("attestation_timeout", "must not be longer than 10m");
@@ -113,8 +113,8 @@ void ReadServer(ConfigSection s, ServerConfig& c) {
   if (c.tls_handshake_timeout > absl::Minutes(2)) {
     s.Error("tls_handshake_timeout", "must not be longer than 2m");
   }
-  c.node_api_memory_limit_mb = static_cast<int>(
-      s.Int("node_api_memory_limit_mb", c.node_api_memory_limit_mb, 8, 65536));
+  c.node_api_memory_limit_mb =
+      static_cast<int>(s.Int("node_api_memory_limit_mb", c.node_api_memory_limit_mb, 8, 65536));
   ConfigSection hc = s.Section("health_checks");
   if (hc.present()) {
     c.health_checks.listener_enabled = hc.Bool("listener_enabled", false);

@@ -283,8 +283,8 @@ bool ReadSpireLocatorKeys(ConfigSection& data, absl::string_view plugin) {
     ConfigSection exp = data.Section("experimental");
     for (const std::string& k : exp.Keys()) {
       exp.MarkKnown(k);
-      exp.Error(k, absl::StrCat("is not supported by Signet (no experimental ", plugin,
-                                " features)"));
+      exp.Error(k,
+                absl::StrCat("is not supported by Signet (no experimental ", plugin, " features)"));
     }
     exp.Finish();
   } else {

@@ -45,8 +45,8 @@ struct ListEntriesFilter {
   // these), "any" (share at least one).
   std::vector<signet::types::Selector> selectors;
   std::string match = "superset";
-  int32_t page_size = 0;        // 0 = everything (internal callers only)
-  std::string page_token;       // opaque; from the previous page
+  int32_t page_size = 0;   // 0 = everything (internal callers only)
+  std::string page_token;  // opaque; from the previous page
 };
 
 struct EntryPage {

@@ -302,8 +302,9 @@ TEST(AgentConfigTest, IdleTimeoutOutOfRangeIsAnError) {
 TEST(AgentConfigTest, JwtCacheTooSmallIsAnError) {
   auto c = Load(WithAgentLine("jwt_cache_max_bytes: 1000"));
   ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr("agent.jwt_cache_max_bytes: value 1000 is out of range [65536, 4294967296]"));
+  EXPECT_THAT(
+      std::string(c.status().message()),
+      HasSubstr("agent.jwt_cache_max_bytes: value 1000 is out of range [65536, 4294967296]"));
 }
 
 }  // namespace signet::agent

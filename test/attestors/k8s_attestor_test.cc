@@ -464,12 +464,10 @@ TEST_F(K8sAttestorTest, PodNeverAppearsStopsPollingAtTheDeadline) {
   c.max_poll_attempts = 10;
   c.poll_retry_interval = absl::Milliseconds(500);
   auto a = Attestor(c);
-  absl::StatusOr<std::vector<Selector>> s =
-      a->Attest({1}, clock_.Now() + absl::Milliseconds(1200));
+  absl::StatusOr<std::vector<Selector>> s = a->Attest({1}, clock_.Now() + absl::Milliseconds(1200));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(s.status().message(),
-            absl::StrCat("k8s: pod ", kPod, " with container ", kCid,
-                         " not found before the deadline after 3 attempts"));
+  EXPECT_EQ(s.status().message(), absl::StrCat("k8s: pod ", kPod, " with container ", kCid,
+                                               " not found before the deadline after 3 attempts"));
   EXPECT_EQ(server_->requests(), 3);
   EXPECT_EQ(clock_.sleeps().size(), 2u);
 }

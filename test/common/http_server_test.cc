@@ -102,7 +102,8 @@ TEST(HttpServerTest, OversizedHeadersAreCutBeforeAnyHandler) {
   auto s = HttpServer::Start(o, {{"/a", c.Handler("alpha")}});
   ASSERT_TRUE(s.ok()) << s.status();
   // One endless header line: the server stops reading at its budget.
-  std::string big = absl::StrCat("GET /a HTTP/1.1\r\nX-Big: ", std::string(1 << 20, 'x'), "\r\n\r\n");
+  std::string big =
+      absl::StrCat("GET /a HTTP/1.1\r\nX-Big: ", std::string(1 << 20, 'x'), "\r\n\r\n");
   std::string r = Exchange((*s)->port(), big);
   EXPECT_FALSE(absl::StrContains(r, "200 OK")) << r.substr(0, 200);
   // Many small headers: same budget.
@@ -147,12 +148,12 @@ TEST(HttpServerTest, HandlersRunOnAtMostThreadsConnectionsAtOnce) {
   int most = 0;
   bool release = false;
   auto s = HttpServer::Start(o, {{"/slow", [&](const HttpRequest&) {
-                                   absl::MutexLock l(&mu);
-                                   most = std::max(most, ++inside);
-                                   mu.Await(absl::Condition(&release));
-                                   --inside;
-                                   return HttpResponse{200, "text/plain", "done"};
-                                 }}});
+                                    absl::MutexLock l(&mu);
+                                    most = std::max(most, ++inside);
+                                    mu.Await(absl::Condition(&release));
+                                    --inside;
+                                    return HttpResponse{200, "text/plain", "done"};
+                                  }}});
   ASSERT_TRUE(s.ok()) << s.status();
   constexpr int kClients = 5;
   std::vector<std::string> out(kClients);
@@ -175,7 +176,8 @@ TEST(HttpServerTest, HandlersRunOnAtMostThreadsConnectionsAtOnce) {
   }
   {
     absl::MutexLock l(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(+[](int* n) { return *n == 2; }, &inside),
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == 2; }, &inside),
                                     absl::Seconds(60)));
   }
   // Every client has sent its request; the three beyond the two workers sit
@@ -184,7 +186,8 @@ TEST(HttpServerTest, HandlersRunOnAtMostThreadsConnectionsAtOnce) {
   ASSERT_TRUE(testutil::WaitFor([&] { return sent.load() == kClients; }));
   {
     absl::MutexLock l(&mu);
-    EXPECT_FALSE(mu.AwaitWithTimeout(absl::Condition(+[](int* n) { return *n > 2; }, &inside),
+    EXPECT_FALSE(mu.AwaitWithTimeout(absl::Condition(
+                                         +[](int* n) { return *n > 2; }, &inside),
                                      absl::Milliseconds(500)));
     release = true;
   }
@@ -273,10 +276,10 @@ TEST(HttpServerTlsTest, ServesOverTlsWithItsCertificateAndRotates) {
   Credentials server = Mint(pki, "spiffe://cluster.local/server");
   HttpServerOptions o;
   o.tls = HttpTlsOptions{server.cert_pem, server.key_pem, ClientCertMode::kNone, nullptr};
-  auto s = HttpServer::Start(o, {{"/bundle", [](const HttpRequest& r) {
-                                    return HttpResponse{200, "application/json",
-                                                        absl::StrCat(r.peer_chain.size())};
-                                  }}});
+  auto s = HttpServer::Start(
+      o, {{"/bundle", [](const HttpRequest& r) {
+             return HttpResponse{200, "application/json", absl::StrCat(r.peer_chain.size())};
+           }}});
   ASSERT_TRUE(s.ok()) << s.status();
   TlsResult r = TlsGet((*s)->port(), pki.ca.get(), nullptr, "/bundle");
   ASSERT_TRUE(r.handshake);
@@ -284,8 +287,8 @@ TEST(HttpServerTlsTest, ServesOverTlsWithItsCertificateAndRotates) {
   EXPECT_TRUE(absl::EndsWith(r.response, "\r\n\r\n0")) << r.response;
   EXPECT_EQ(X509_cmp(r.server_cert.get(), server.cert.get()), 0);
   // A plain-text client gets no answer from a TLS listener.
-  EXPECT_FALSE(absl::StrContains(
-      Exchange((*s)->port(), "GET /bundle HTTP/1.1\r\nHost: x\r\n\r\n"), "200 OK"));
+  EXPECT_FALSE(absl::StrContains(Exchange((*s)->port(), "GET /bundle HTTP/1.1\r\nHost: x\r\n\r\n"),
+                                 "200 OK"));
 
   Credentials next = Mint(pki, "spiffe://cluster.local/server");
   ASSERT_TRUE((*s)->SetTlsCredentials(next.cert_pem, next.key_pem).ok());

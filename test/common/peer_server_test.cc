@@ -340,8 +340,7 @@ TEST_F(PeerServerTest, LiveCountFollowsConnectionsGrpcCloses) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call().ok());
   // Each Call's connection is closed by gRPC once the client is gone; the
   // accept thread notices within its sweep interval.
-  EXPECT_TRUE(WaitFor([&] { return uss_->live_connections() == 0; }))
-      << uss_->live_connections();
+  EXPECT_TRUE(WaitFor([&] { return uss_->live_connections() == 0; })) << uss_->live_connections();
   EXPECT_EQ(uss_->refused_connections(), 0u);
 }
 

@@ -564,8 +564,7 @@ void ExpectAttestedAgainAfterSwitch(ServerProcess& server, const std::string& bu
   };
   X509SVIDResponse m;
   // The agent may not have synced the entries yet: retry the first call.
-  ASSERT_TRUE(testutil::WaitFor([&] { return fetch(&m) && m.svids_size() == 1; }))
-      << agent.Logs();
+  ASSERT_TRUE(testutil::WaitFor([&] { return fetch(&m) && m.svids_size() == 1; })) << agent.Logs();
   EXPECT_EQ(m.svids(0).spiffe_id(), absl::StrCat("spiffe://example.org/", selector_kind, "-a"));
   // Same connection, same process, selectors cached for a minute: the next
   // call sees set A again without a switch.

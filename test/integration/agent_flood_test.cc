@@ -199,10 +199,10 @@ class AgentFloodTest : public ::testing::Test {
                                             "    join_token: {}\n", agent_yaml);
     const std::string token = server_->GenerateToken();
     ASSERT_TRUE(agent_->Start(token)) << agent_->Logs();
-    RunResult r = server_->Cli({"entry", "create", "-parentID",
-                                absl::StrCat("spiffe://example.org/spire/agent/join_token/", token),
-                                "-spiffeID", kWorkloadId, "-selector",
-                                absl::StrCat("unix:uid:", geteuid())});
+    RunResult r =
+        server_->Cli({"entry", "create", "-parentID",
+                      absl::StrCat("spiffe://example.org/spire/agent/join_token/", token),
+                      "-spiffeID", kWorkloadId, "-selector", absl::StrCat("unix:uid:", geteuid())});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(testutil::WaitFor([&] { return FetchX509OnNewConnection().ok(); }))
         << agent_->Logs();
@@ -263,9 +263,8 @@ TEST_F(AgentFloodTest, PerUidCapRefusesFlooderNotOthers) {
   // been dealt with by now: those beyond the cap of 50 were closed.
   EXPECT_EQ(flood.ClosedByAgent(), 30);
   // One log line for the burst of refusals (rate-limited), not 30.
-  ASSERT_TRUE(testutil::WaitFor([&] {
-    return AgentLogCount("max_connections_per_uid (50) reached for this uid") > 0;
-  }));
+  ASSERT_TRUE(testutil::WaitFor(
+      [&] { return AgentLogCount("max_connections_per_uid (50) reached for this uid") > 0; }));
   EXPECT_LE(AgentLogCount("max_connections_per_uid (50) reached for this uid"), 2);
   EXPECT_THAT(agent_->Logs(), ::testing::HasSubstr("uid=65534"));
   // Once the flooder is gone its uid may connect again.
@@ -277,9 +276,9 @@ TEST_F(AgentFloodTest, PerUidCapRefusesFlooderNotOthers) {
 }
 
 TEST_F(AgentFloodTest, TotalCapRefusesEveryoneBeyondIt) {
-  ASSERT_NO_FATAL_FAILURE(Start(
-      "  max_connections: 60\n  max_connections_per_uid: 50\n"
-      "  connection_preface_timeout: \"5m\"\n  connection_idle_timeout: \"1h\"\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      Start("  max_connections: 60\n  max_connections_per_uid: 50\n"
+            "  connection_preface_timeout: \"5m\"\n  connection_idle_timeout: \"1h\"\n"));
   Flooder first(agent_->socket(), kFlooderUid, 50, /*preface=*/false);
   ASSERT_EQ(first.Opened(), 50);
   Flooder second(agent_->socket(), kSecondFlooderUid, 20, /*preface=*/false);
@@ -294,8 +293,7 @@ TEST_F(AgentFloodTest, TotalCapRefusesEveryoneBeyondIt) {
   close(fd);
   EXPECT_EQ(first.ClosedByAgent(), 0);
   EXPECT_EQ(second.ClosedByAgent(), 10);
-  ASSERT_TRUE(testutil::WaitFor(
-      [&] { return AgentLogCount("max_connections (60) reached") > 0; }));
+  ASSERT_TRUE(testutil::WaitFor([&] { return AgentLogCount("max_connections (60) reached") > 0; }));
   // When the flood ends, root is served again.
   first.Release();
   second.Release();
@@ -309,9 +307,9 @@ TEST_F(AgentFloodTest, ConnectionWithoutPrefaceIsClosedAfterDeadline) {
   std::string got;
   EXPECT_TRUE(ReadUntilEof(fd, &got)) << "the agent kept an idle connection open";
   close(fd);
-  EXPECT_TRUE(testutil::WaitFor(
-      [&] { return AgentLogCount("reason=\"no HTTP/2 preface within 1s\"") > 0; }))
-      << agent_->Logs();
+  EXPECT_TRUE(testutil::WaitFor([&] {
+    return AgentLogCount("reason=\"no HTTP/2 preface within 1s\"") > 0;
+  })) << agent_->Logs();
 }
 
 TEST_F(AgentFloodTest, ConnectionNotSpeakingHttp2IsClosed) {
@@ -336,9 +334,9 @@ TEST_F(AgentFloodTest, IdleConnectionGetsGoawayAndIsClosed) {
 }
 
 TEST_F(AgentFloodTest, MemoryReturnsAfterFlood) {
-  ASSERT_NO_FATAL_FAILURE(Start(
-      "  max_connections: 5000\n  max_connections_per_uid: 1024\n"
-      "  connection_preface_timeout: \"5m\"\n  connection_idle_timeout: \"1h\"\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      Start("  max_connections: 5000\n  max_connections_per_uid: 1024\n"
+            "  connection_preface_timeout: \"5m\"\n  connection_idle_timeout: \"1h\"\n"));
   const pid_t pid = agent_->pid();
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(FetchX509OnNewConnection().ok());
   {

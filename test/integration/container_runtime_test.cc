@@ -122,7 +122,9 @@ class Runtime {
   ~Runtime() { Stop(); }
 
   const char* name() const { return kind_ == Kind::kDocker ? "docker" : "podman"; }
-  std::string socket() const { return dir_.File(kind_ == Kind::kDocker ? "docker.sock" : "podman.sock"); }
+  std::string socket() const {
+    return dir_.File(kind_ == Kind::kDocker ? "docker.sock" : "podman.sock");
+  }
   // The agent's docker_socket_path, in SPIRE's form.
   std::string socket_url() const { return "unix://" + socket(); }
   // Config.Image of a container of kImage as the engine's API reports it.
@@ -141,11 +143,11 @@ class Runtime {
     std::vector<std::string> argv{"/usr/bin/setpriv", "--pdeathsig", "TERM"};
     if (kind_ == Kind::kDocker) {
       testutil::WriteFile(dir_.File("daemon.json"), "{}\n");
-      argv.insert(argv.end(), {
-          "/usr/sbin/dockerd", "--config-file", dir_.File("daemon.json"), "--data-root",
-          dir_.File("data"), "--exec-root", dir_.File("x"), "--pidfile", dir_.File("dockerd.pid"),
-          "--host", socket_url(), "--iptables=false", "--bridge=none",
-          "--exec-opt", "native.cgroupdriver=cgroupfs"});
+      argv.insert(argv.end(),
+                  {"/usr/sbin/dockerd", "--config-file", dir_.File("daemon.json"), "--data-root",
+                   dir_.File("data"), "--exec-root", dir_.File("x"), "--pidfile",
+                   dir_.File("dockerd.pid"), "--host", socket_url(), "--iptables=false",
+                   "--bridge=none", "--exec-opt", "native.cgroupdriver=cgroupfs"});
     } else {
       std::vector<std::string> podman = PodmanArgv();
       argv.insert(argv.end(), podman.begin(), podman.end());
@@ -178,9 +180,10 @@ class Runtime {
       *why = "cannot copy busybox (package busybox-static): " + cp.err;
       return false;
     }
-    const std::vector<std::pair<std::string, std::string>> links = {
-        {"busybox", "/bin/sh"}, {"busybox", "/bin/sleep"}, {"usr/lib", "/lib"},
-        {"usr/lib64", "/lib64"}};
+    const std::vector<std::pair<std::string, std::string>> links = {{"busybox", "/bin/sh"},
+                                                                    {"busybox", "/bin/sleep"},
+                                                                    {"usr/lib", "/lib"},
+                                                                    {"usr/lib64", "/lib64"}};
     for (const auto& [target, at] : links) {
       if (symlink(target.c_str(), (rootfs + at).c_str()) != 0) {
         *why = absl::StrCat("symlink ", rootfs, at, ": ", strerror(errno));
@@ -240,10 +243,12 @@ class Runtime {
   // env), the agent's socket directory and binary mounted; returns its id.
   std::string RunContainer(const std::vector<std::string>& flags, const std::string& agent_public,
                            std::string* err) const {
-    std::vector<std::string> args{"run", "-d", "--network", "none",
-                                  "-v", agent_public + ":/run/agent",
-                                  "-v", "/usr:/usr:ro",
-                                  "-v", testutil::AgentBinary() + ":" + kAgentInContainer + ":ro"};
+    std::vector<std::string> args{
+        "run",       "-d",
+        "--network", "none",
+        "-v",        agent_public + ":/run/agent",
+        "-v",        "/usr:/usr:ro",
+        "-v",        testutil::AgentBinary() + ":" + kAgentInContainer + ":ro"};
     if (kind_ == Kind::kPodman) {
       // Podman's rootful defaults raise RLIMIT_NOFILE and RLIMIT_NPROC, which
       // a test host without CAP_SYS_RESOURCE refuses; lowering is allowed.
@@ -262,8 +267,8 @@ class Runtime {
   RunResult Fetch(const std::string& id) const {
     // In a sanitizer build, LeakSanitizer cannot stop the world inside a
     // container without CAP_SYS_PTRACE; leaks are checked on the host runs.
-    return Cli({"exec", "-e", "ASAN_OPTIONS=detect_leaks=0", id, kAgentInContainer, "api",
-                "fetch", "x509", "-socketPath", kSocketInContainer});
+    return Cli({"exec", "-e", "ASAN_OPTIONS=detect_leaks=0", id, kAgentInContainer, "api", "fetch",
+                "x509", "-socketPath", kSocketInContainer});
   }
 
   // InitPid returns the host pid of container `id`'s first process.
@@ -278,9 +283,19 @@ class Runtime {
   std::vector<std::string> PodmanArgv() const {
     // runc, not crun: crun refuses hybrid cgroup v1/v2 hosts. cgroupfs and
     // file events: there may be no systemd.
-    return {"/usr/bin/podman", "--root", dir_.File("root"), "--runroot", dir_.File("run"),
-            "--tmpdir", dir_.File("tmp"), "--cgroup-manager", "cgroupfs", "--events-backend",
-            "file", "--runtime", "runc"};
+    return {"/usr/bin/podman",
+            "--root",
+            dir_.File("root"),
+            "--runroot",
+            dir_.File("run"),
+            "--tmpdir",
+            dir_.File("tmp"),
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--runtime",
+            "runc"};
   }
 
   const Kind kind_;
@@ -330,11 +345,10 @@ class ContainerRuntimeTest : public ::testing::TestWithParam<Kind> {
     if (!s.server.Start()) return "server: " + s.server.Logs();
     s.agent = std::make_unique<AgentProcess>(s.server, s.server.BundlePem());
     const std::string cfg_path = s.agent->dir().File("agent.yaml");
-    testutil::WriteFile(cfg_path,
-                        absl::StrCat(testutil::ReadFile(cfg_path),
-                                     "    docker:\n      plugin_data:\n"
-                                     "        docker_socket_path: \"",
-                                     s.runtime.socket_url(), "\"\n"));
+    testutil::WriteFile(cfg_path, absl::StrCat(testutil::ReadFile(cfg_path),
+                                               "    docker:\n      plugin_data:\n"
+                                               "        docker_socket_path: \"",
+                                               s.runtime.socket_url(), "\"\n"));
     const std::string token = s.server.GenerateToken();
     if (!s.agent->Start(token)) return "agent: " + s.agent->Logs();
     s.agent_id = "spiffe://example.org/spire/agent/join_token/" + token;
@@ -351,9 +365,9 @@ class ContainerRuntimeTest : public ::testing::TestWithParam<Kind> {
       RunResult r = s.server.Cli(a);
       if (r.exit_code != 0) return "entry create: " + r.err;
     }
-    s.container_a = s.runtime.RunContainer(
-        {"--label", "app=demo", "--label", "tier=gold", "-e", "ROLE=web"},
-        s.agent->dir().File("public"), &why);
+    s.container_a =
+        s.runtime.RunContainer({"--label", "app=demo", "--label", "tier=gold", "-e", "ROLE=web"},
+                               s.agent->dir().File("public"), &why);
     if (s.container_a.empty()) return absl::StrCat(s.runtime.name(), " run: ", why);
     RunResult last;
     const std::vector<std::string> want{Id("demo"), Id("gold-image"), Id("web")};
@@ -428,8 +442,8 @@ TEST_P(ContainerRuntimeTest, ContainerGetsExactlyTheIdentitiesItsSelectorsMatch)
 // not match; app=other matches its own entry only.
 TEST_P(ContainerRuntimeTest, OtherLabelsGetOnlyTheirEntry) {
   std::string err;
-  std::string id = runtime().RunContainer({"--label", "app=other", "-e", "ROLE=db"},
-                                          AgentPublicDir(), &err);
+  std::string id =
+      runtime().RunContainer({"--label", "app=other", "-e", "ROLE=db"}, AgentPublicDir(), &err);
   ASSERT_NE(id, "") << err;
   RunResult r = runtime().Fetch(id);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -438,8 +452,8 @@ TEST_P(ContainerRuntimeTest, OtherLabelsGetOnlyTheirEntry) {
 
 TEST_P(ContainerRuntimeTest, ContainerWithoutMatchIsPermissionDenied) {
   std::string err;
-  std::string id = runtime().RunContainer({"--label", "app=nobody", "-e", "ROLE=db"},
-                                          AgentPublicDir(), &err);
+  std::string id =
+      runtime().RunContainer({"--label", "app=nobody", "-e", "ROLE=db"}, AgentPublicDir(), &err);
   ASSERT_NE(id, "") << err;
   RunResult r = runtime().Fetch(id);
   EXPECT_EQ(r.exit_code, 1);

@@ -186,8 +186,8 @@ TEST(FaultDatastoreTest, DataDirMadeReadOnlyWhileRunningFailsWritesCleanly) {
     grpc::Status s = admin->CreateEntry(&ctx, EntryRequest("while-readonly"), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
     // 778: SQLITE_IOERR_WRITE, the WAL append refused with EPERM.
-    EXPECT_EQ(s.error_message(), absl::StrCat("sqlite database ", db,
-                                              ": exec COMMIT: disk I/O error (code 778)"));
+    EXPECT_EQ(s.error_message(),
+              absl::StrCat("sqlite database ", db, ": exec COMMIT: disk I/O error (code 778)"));
   }
   // The server keeps running and keeps serving reads.
   EXPECT_EQ(server.Cli({"healthcheck"}).exit_code, 0) << server.Logs();

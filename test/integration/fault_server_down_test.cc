@@ -132,7 +132,8 @@ TEST_F(FaultTest, AgentReconnectsWithBackoffWhileServerIsDown) {
       // does not complete (a known defect, under investigation). Only the
       // arrival is checked here.
       absl::Seconds(500)))
-      << agent_->Logs() << "\nserver:\n" << server_.Logs();
+      << agent_->Logs() << "\nserver:\n"
+      << server_.Logs();
 }
 
 TEST_F(FaultTest, AgentRestartStreamsReconnectToSameIdentitiesWithoutToken) {

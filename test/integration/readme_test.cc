@@ -48,8 +48,9 @@ TEST(ReadmeTest, RunningItYourselfWorksAsWritten) {
   // Stale output of an earlier run must not make the fetch look successful.
   testutil::Run({"/bin/rm", "-rf", "/tmp/svids"});
   // The harness around the block: stop whatever it left running on failure.
-  testutil::WriteFile(repo.File("readme.sh"),
-                      absl::StrCat("set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n", block));
+  testutil::WriteFile(
+      repo.File("readme.sh"),
+      absl::StrCat("set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n", block));
   testutil::ProcessOptions o;
   o.cwd = repo.path();
   RunResult r = testutil::Run({"/bin/bash", repo.File("readme.sh")}, o, absl::Seconds(180));

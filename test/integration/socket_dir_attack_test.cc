@@ -449,8 +449,8 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200RealServerStarts) {
   const std::string sock = race.socket();
   testutil::WriteFile(
       box.File("server.yaml"),
-      absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: 0\n  socket_path: \"", sock,
-                   "\"\n  trust_domain: \"example.org\"\n  data_dir: \"", box.File("data"),
+      absl::StrCat("server:\n  bind_address: \"127.0.0.1\"\n  bind_port: 0\n  socket_path: \"",
+                   sock, "\"\n  trust_domain: \"example.org\"\n  data_dir: \"", box.File("data"),
                    "\"\nplugins:\n  DataStore:\n    sql:\n      database_type: \"memory\"\n"
                    "  KeyManager:\n    memory: {}\n  NodeAttestor:\n    join_token: {}\n"));
   ASSERT_NO_FATAL_FAILURE(race.Start());
@@ -458,7 +458,8 @@ TEST(SocketDirAttackTest, InotifySymlinkSwapAgainst200RealServerStarts) {
   int refused = 0, served = 0;
   for (int i = 0; i < 200; ++i) {
     ASSERT_NO_FATAL_FAILURE(race.Prepare(i, 0750));
-    testutil::Subprocess proc({testutil::ServerBinary(), "run", "-config", box.File("server.yaml")});
+    testutil::Subprocess proc(
+        {testutil::ServerBinary(), "run", "-config", box.File("server.yaml")});
     auto healthy = [&] {
       return testutil::Run({testutil::ServerBinary(), "healthcheck", "-socketPath", sock})
                  .exit_code == 0;

@@ -262,9 +262,9 @@ health_checks:
     EXPECT_TRUE(found) << key << " not reported in:\n" << r.err;
   }
   EXPECT_EQ(lines.size(), unsupported.size()) << r.err;
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(dir.File("agent.yaml"), ":",
-                                            LineOf(yaml, "rebootstrap_mode:"),
-                                            ": agent.rebootstrap_mode: unknown key\n")));
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat(dir.File("agent.yaml"), ":", LineOf(yaml, "rebootstrap_mode:"),
+                                     ": agent.rebootstrap_mode: unknown key\n")));
 }
 
 // SPIRE's disk KeyManager keeps the key in `directory`; Signet keeps it in
